@@ -1,0 +1,257 @@
+"""The ``legday`` command line: the top of the house.
+
+It is the only place (with ``flows/``) that reads the clock, the environment and the working
+directory, and the only module of ``pipeline`` allowed to start Prefect flows. Every command is a
+thin call into the library.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from pipeline.config import Settings, load_settings
+from pipeline.errors import LegdayError
+from pipeline.ingest import FileOutcome, IngestSummary, collect_files, default_workers, ingest_files
+from pipeline.storage import store as st
+
+app = typer.Typer(
+    name="legday",
+    help="FIT files in, DuckDB out, and a daily report that flags intense runs too soon after leg day.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+class _State:
+    settings: Settings | None = None
+    db: Path | None = None
+    config: Path | None = None
+    athlete: str | None = None
+
+
+state = _State()
+
+
+def settings() -> Settings:
+    if state.settings is None:
+        state.settings = load_settings(
+            env=os.environ, cwd=Path.cwd(), config=state.config, db=state.db, athlete=state.athlete
+        )
+    return state.settings
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def _wait_message(msg: str) -> None:
+    err.print(f"[yellow]{msg}[/yellow]")
+
+
+@app.callback()
+def main(
+    db: Annotated[Path | None, typer.Option(help="DuckDB file (env LEGDAY_DB)")] = None,
+    config: Annotated[Path | None, typer.Option(help="legday.toml (env LEGDAY_CONFIG)")] = None,
+    athlete: Annotated[str | None, typer.Option(help="athlete id (env LEGDAY_ATHLETE)")] = None,
+) -> None:
+    """Settings come from flags, then LEGDAY_* environment, then ./legday.toml, then defaults."""
+    state.db, state.config, state.athlete = db, config, athlete
+    state.settings = None
+
+
+def _fail(exc: LegdayError) -> None:
+    err.print(f"[red]error:[/red] {exc.message}")
+    raise typer.Exit(2 if not exc.retryable else 75)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="FIT files and folders (recursive)")],
+    workers: Annotated[int, typer.Option(help="parser processes (default: all cores)")] = 0,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Store FIT files (and folders of them) in the DuckDB store.
+
+    Example: legday ingest ~/Garmin/Activities
+    """
+    try:
+        cfg = settings()
+        files, skipped = collect_files(paths)
+        missing = [p for p in paths if not p.exists()]
+        for p in missing:
+            err.print(f"[red]not found:[/red] {p}")
+        files = [f for f in files if f.exists()]
+        athlete = cfg.default_athlete
+        summary = _run_ingest(cfg, [(f, athlete) for f in files], workers, progress)
+        _print_summary(summary, skipped, cfg.db_path)
+        from pipeline import analysis
+
+        if summary.new_activity_ids() or summary.counts()["stored"]:
+            analysis.refresh_store(cfg, now=now_utc(), on_wait=_wait_message)
+    except LegdayError as exc:
+        _fail(exc)
+
+
+def _run_ingest(
+    cfg: Settings, items: list[tuple[Path, str]], workers: int, show: bool
+) -> IngestSummary:
+    n_workers = workers or default_workers()
+    if not show or len(items) < 5:
+        return ingest_files(cfg.db_path, items, now=now_utc(), workers=n_workers, on_wait=_wait_message)
+    with Progress(
+        TextColumn("[bold]ingest[/bold]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("ingest", total=len(items), rate="")
+
+        def tick(_o: FileOutcome) -> None:
+            bar.advance(task)
+            t = bar.tasks[0]
+            if t.elapsed:
+                bar.update(task, rate=f"{t.completed / t.elapsed:.1f} files/s")
+
+        return ingest_files(
+            cfg.db_path, items, now=now_utc(), workers=n_workers, progress=tick, on_wait=_wait_message
+        )
+
+
+def _print_summary(summary: IngestSummary, skipped: list[Path], db_path: Path) -> None:
+    c = summary.counts()
+    console.print(
+        f"[bold]{len(summary.outcomes)} file(s)[/bold] in {summary.seconds:.1f} s → "
+        f"[green]{c['stored']} stored[/green], {c['duplicate']} duplicate(s), "
+        f"[yellow]{c['partial']} partial[/yellow], [red]{c['quarantined']} quarantined[/red]"
+        f"  (store: {db_path})"
+    )
+    flagged = [o for o in summary.outcomes if o.status in ("partial", "quarantined")]
+    if flagged:
+        t = Table(title="files that need a look", show_lines=False)
+        for col in ("status", "reason", "file", "what to know"):
+            t.add_column(col, overflow="fold")
+        for o in flagged:
+            t.add_row(o.status, o.reason_code or "", Path(o.path).name, o.message or "")
+        console.print(t)
+    if summary.reasons():
+        console.print(
+            "reasons: " + ", ".join(f"{k} ×{v}" for k, v in sorted(summary.reasons().items()))
+        )
+    if skipped:
+        console.print(f"skipped {len(skipped)} file(s) that are not .fit (e.g. {skipped[0].name})")
+
+
+def _format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(columns)
+        w.writerows(rows)
+        return buf.getvalue()
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2)
+    raise ValueError(fmt)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL to run read-only against the store")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    timeout: Annotated[float, typer.Option(help="seconds to wait for a busy store")] = 60.0,
+) -> None:
+    """Run a read-only SQL query; the store and the disk cannot be changed through it.
+
+    Example: legday query "select sport, count(*) from activities group by all"
+    """
+    if format not in ("table", "csv", "json"):
+        err.print("[red]error:[/red] --format must be table, csv or json")
+        raise typer.Exit(2)
+    try:
+        cfg = settings()
+        with st.open_store(cfg.db_path, read_only=True, timeout_s=timeout, on_wait=_wait_message) as s:
+            columns, rows = s.user_query(sql)
+    except LegdayError as exc:
+        _fail(exc)
+        return
+    if format != "table":
+        sys.stdout.write(_format_rows(columns, rows, format))
+        if format == "json":
+            sys.stdout.write("\n")
+        return
+    t = Table(show_lines=False)
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    console.print(t)
+    console.print(f"{len(rows)} row(s)")
+
+
+@app.command()
+def status() -> None:
+    """What the store holds: files by outcome, rows per relation, quarantined files."""
+    try:
+        cfg = settings()
+        with st.open_store(cfg.db_path, read_only=True, on_wait=_wait_message) as s:
+            counts = st.store_counts(s)
+            quarantined = s.rows(
+                "SELECT status, reason_code, original_name, message FROM files "
+                "WHERE status IN ('quarantined', 'partial') ORDER BY first_seen_utc DESC LIMIT 20"
+            )
+            version = s.schema_version()
+    except LegdayError as exc:
+        _fail(exc)
+        return
+    console.print(f"[bold]store[/bold] {cfg.db_path} (schema v{version})")
+    t = Table(title="files")
+    for col in ("athlete", "status", "files"):
+        t.add_column(col)
+    for a, s_, n in counts["files_by_status"]:
+        t.add_row(a, s_, str(n))
+    console.print(t)
+    r = Table(title="relations")
+    r.add_column("relation")
+    r.add_column("rows", justify="right")
+    for k, v in counts["relations"].items():
+        r.add_row(k, f"{v:,}")
+    console.print(r)
+    for a, first, last, n in counts["activity_span"]:
+        console.print(f"athlete {a}: {n} activities from {first:%Y-%m-%d} to {last:%Y-%m-%d} (UTC)")
+    if quarantined:
+        q = Table(title="recent partial / quarantined files")
+        for col in ("status", "reason", "file", "message"):
+            q.add_column(col, overflow="fold")
+        for row in quarantined:
+            q.add_row(*(str(v or "") for v in row))
+        console.print(q)
+
+
+if __name__ == "__main__":
+    app()

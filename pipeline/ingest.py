@@ -1,0 +1,393 @@
+"""Ingest: FIT files in, rows in the store out, and an outcome for every file.
+
+The steps, and why they are in this order:
+1. hash every file (sha256 of its bytes) and ask the store which hashes it already has, so a
+   re-run over known files costs a hash and one query, never a parse;
+2. parse the new ones, in worker processes when ``workers > 1`` (fitparse is pure Python and
+   GIL-bound: threads would not help);
+3. write each parsed file in its own transaction, in short writer sessions so that readers get
+   the store between them; a second copy of an activity (same FIT identity, other bytes) is
+   recorded as a duplicate, and a complete copy supersedes a partial one.
+
+Every file ends as ``stored``, ``partial``, ``duplicate`` or ``quarantined``, with a reason code
+and a message. One bad file never stops the others. The caller passes ``now``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.errors import StorageError
+from pipeline.parsing import PARSER_VERSION, parse_fit
+from pipeline.schemas import ParsedFile
+from pipeline.storage import store as st
+
+ProgressCallback = Callable[["FileOutcome"], None]
+
+#: Extensions taken when walking a folder; a file named explicitly is always taken.
+FIT_SUFFIXES = (".fit",)
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file."""
+
+    path: str
+    athlete_id: str
+    sha256: str | None
+    status: str  # stored | partial | duplicate | quarantined
+    reason_code: str | None = None
+    message: str | None = None
+    activities: int = 0
+    duplicate_of: str | None = None
+    already_known: bool = False  # the same bytes were ingested before
+    activity_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class IngestSummary:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        out = {"stored": 0, "partial": 0, "duplicate": 0, "quarantined": 0}
+        for o in self.outcomes:
+            out[o.status] = out.get(o.status, 0) + 1
+        return out
+
+    def new_activity_ids(self) -> dict[str, list[str]]:
+        per: dict[str, list[str]] = {}
+        for o in self.outcomes:
+            if o.activity_ids:
+                per.setdefault(o.athlete_id, []).extend(o.activity_ids)
+        return per
+
+    def reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            if o.status in ("quarantined", "partial") and o.reason_code:
+                out[o.reason_code] = out.get(o.reason_code, 0) + 1
+        return out
+
+
+def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Files to ingest from files and folders (recursive, sorted); plus what was skipped.
+
+    In folders only ``*.fit`` files are taken (any case); hidden files and symlinks that leave
+    the folder are skipped. A file named explicitly is taken whatever its name, so that a
+    mistake gets a clear quarantine reason instead of silence.
+    """
+    taken: list[Path] = []
+    skipped: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            root = p.resolve()
+            for sub in sorted(p.rglob("*")):
+                if not sub.is_file() or any(part.startswith(".") for part in sub.relative_to(p).parts):
+                    continue
+                if sub.is_symlink() and not sub.resolve().is_relative_to(root):
+                    skipped.append(sub)
+                    continue
+                (taken if sub.suffix.lower() in FIT_SUFFIXES else skipped).append(sub)
+        else:
+            taken.append(p)
+    return taken, skipped
+
+
+def fit_identity(parsed: ParsedFile) -> str | None:
+    """What makes two files the same recording: device and creation time (FIT file_id)."""
+    info = parsed.info
+    if info.time_created is None or not parsed.is_activity:
+        return None
+    return "|".join(
+        [
+            str(info.manufacturer or ""),
+            str(info.product or ""),
+            str(info.serial_number or ""),
+            info.time_created.isoformat(),
+        ]
+    )
+
+
+def activity_id(athlete_id: str, identity: str, session_index: int) -> str:
+    return hashlib.sha256(f"{athlete_id}|{identity}|{session_index}".encode()).hexdigest()[:20]
+
+
+def _read(path: Path) -> tuple[bytes | None, str | None]:
+    try:
+        return path.read_bytes(), None
+    except OSError as exc:
+        return None, f"cannot read the file: {exc.strerror or exc}; check its permissions"
+
+
+def _parse_path(path: str, now: datetime) -> tuple[str | None, int, ParsedFile | None, str | None]:
+    """Worker job: read, hash and parse one file. Returns (sha256, size, parsed, read_error)."""
+    data, err = _read(Path(path))
+    if data is None:
+        return None, 0, None, err
+    return hashlib.sha256(data).hexdigest(), len(data), parse_fit(data, now=now), None
+
+
+def _with_ids(
+    df: pl.DataFrame, athlete_id: str, ids: dict[int, str], *, keep_index: bool = False
+) -> pl.DataFrame:
+    """Attach athlete and activity ids to a per-session frame (rows of unknown sessions drop)."""
+    mapping = pl.DataFrame(
+        {"session_index": list(ids), "activity_id": list(ids.values())},
+        schema={"session_index": pl.Int32, "activity_id": pl.String},
+    )
+    out = df.join(mapping, on="session_index", how="inner").with_columns(
+        pl.lit(athlete_id).alias("athlete_id")
+    )
+    return out if keep_index else out.drop("session_index")
+
+
+def write_parsed(
+    store: st.Store,
+    *,
+    athlete_id: str,
+    path: str,
+    sha256: str,
+    size: int,
+    parsed: ParsedFile,
+    now: datetime,
+) -> FileOutcome:
+    """Write one parsed file in one transaction and say what became of it."""
+    identity = fit_identity(parsed)
+    info = parsed.info
+    name = Path(path).name
+    row: dict[str, Any] = {
+        "athlete_id": athlete_id,
+        "sha256": sha256,
+        "status": parsed.status,
+        "reason_code": parsed.reason.code if parsed.reason else None,
+        "message": parsed.reason.message if parsed.reason else None,
+        "warnings": [{"code": w.code, "message": w.message} for w in parsed.warnings],
+        "original_name": name,
+        "size_bytes": size,
+        "file_type": info.file_type,
+        "manufacturer": info.manufacturer,
+        "product": info.product,
+        "serial_number": info.serial_number,
+        "time_created": info.time_created,
+        "utc_offset_s": info.utc_offset_s,
+        "fit_identity": identity,
+        "duplicate_of": None,
+        "n_messages": parsed.n_messages,
+        "n_activities": 0,
+        "parser_version": PARSER_VERSION,
+        "first_seen_utc": now,
+    }
+    with store.transaction():
+        st.record_sighting(store, athlete_id, sha256, path, now)
+        if parsed.status == "quarantined":
+            st.insert_file_row(store, row)
+            return FileOutcome(
+                path, athlete_id, sha256, "quarantined", row["reason_code"], row["message"]
+            )
+        if identity is not None:
+            same = st.files_with_identity(store, athlete_id, identity)
+            complete = [s for s in same if s[1] == "stored"]
+            if complete or (same and parsed.status == "partial"):
+                first = (complete or same)[0]
+                row.update(
+                    status="duplicate",
+                    reason_code="same_activity",
+                    duplicate_of=first[0],
+                    message=(
+                        f"same recording (device {info.manufacturer or '?'} {info.product or ''} "
+                        f"serial {info.serial_number or '?'}, created {info.time_created}) as "
+                        f"{first[2]}, already stored; nothing new was added"
+                    ),
+                )
+                st.insert_file_row(store, row)
+                return FileOutcome(
+                    path, athlete_id, sha256, "duplicate", "same_activity", row["message"],
+                    duplicate_of=first[0],
+                )
+            for old_sha, _status, _name in same:  # only partial copies remain here
+                st.supersede_file(store, athlete_id, old_sha, sha256, name)
+        key = identity or f"sha256:{sha256}"
+        ids = {int(i): activity_id(athlete_id, key, int(i)) for i in parsed.sessions["session_index"]}
+        row["n_activities"] = len(ids)
+        st.insert_file_row(store, row)
+        if ids:
+            acts = _with_ids(parsed.sessions, athlete_id, ids, keep_index=True).with_columns(
+                pl.lit(sha256).alias("file_sha256"),
+                pl.lit(info.utc_offset_s, pl.Int32).alias("utc_offset_s"),
+            )
+            store.insert_frame("activities", acts)
+            store.insert_frame("laps", _with_ids(parsed.laps, athlete_id, ids))
+            store.insert_frame("hr_samples", _with_ids(parsed.hr, athlete_id, ids))
+            store.insert_frame("strength_sets", _with_ids(parsed.sets, athlete_id, ids))
+        if parsed.steps.height:
+            store.insert_frame(
+                "workout_steps",
+                parsed.steps.with_columns(
+                    pl.lit(athlete_id).alias("athlete_id"), pl.lit(sha256).alias("file_sha256")
+                ),
+            )
+    return FileOutcome(
+        path,
+        athlete_id,
+        sha256,
+        parsed.status,
+        row["reason_code"],
+        row["message"] or _stored_message(parsed, len(ids)),
+        activities=len(ids),
+        activity_ids=tuple(ids.values()),
+    )
+
+
+def _stored_message(parsed: ParsedFile, n: int) -> str:
+    if n == 0:
+        return f"stored: a {parsed.info.file_type or 'non-activity'} file with no sessions"
+    sports = ", ".join(str(s) for s in parsed.sessions["sport"].to_list())
+    return f"stored {n} session(s): {sports}"
+
+
+def _iter_parsed(
+    jobs: Sequence[str], now: datetime, workers: int
+) -> Iterator[tuple[str, tuple[str | None, int, ParsedFile | None, str | None]]]:
+    """Parse files in order of completion; at most 2 jobs in flight per worker (bounded memory)."""
+    if workers <= 1 or len(jobs) <= 1:
+        for path in jobs:
+            yield path, _parse_path(path, now)
+        return
+    ctx = get_context("forkserver") if "forkserver" in _start_methods() else get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: dict[Future[Any], str] = {}
+        queue = list(reversed(jobs))
+        while queue or pending:
+            while queue and len(pending) < 2 * workers:
+                p = queue.pop()
+                pending[pool.submit(_parse_path, p, now)] = p
+            done = next(_as_completed(pending))
+            path = pending.pop(done)
+            yield path, done.result()
+
+
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
+def _as_completed(pending: dict[Future[Any], str]) -> Iterator[Future[Any]]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+    yield from done
+
+
+def ingest_files(
+    db_path: Path,
+    items: Sequence[tuple[Path, str]],
+    *,
+    now: datetime,
+    workers: int = 1,
+    progress: ProgressCallback | None = None,
+    on_wait: st.WaitCallback | None = None,
+    batch_seconds: float = 2.0,
+    lock_timeout_s: float = 600.0,
+) -> IngestSummary:
+    """Ingest ``(path, athlete_id)`` pairs into the store at ``db_path``.
+
+    ``workers`` processes parse in parallel; the calling process is the single writer.
+    """
+    started = time.monotonic()
+    summary = IngestSummary()
+
+    def done(outcome: FileOutcome) -> None:
+        summary.outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+    hashed: list[tuple[str, str, str, int]] = []  # path, athlete, sha, size
+    for path, athlete in items:
+        data, err = _read(Path(path))
+        if data is None:
+            done(FileOutcome(str(path), athlete, None, "quarantined", "unreadable", err))
+            continue
+        hashed.append((str(path), athlete, hashlib.sha256(data).hexdigest(), len(data)))
+        del data
+
+    to_parse: list[str] = []
+    athlete_of: dict[str, str] = {}
+    with st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait) as store:
+        store.migrate(now)
+        by_athlete: dict[str, list[str]] = {}
+        for _p, a, sha, _n in hashed:
+            by_athlete.setdefault(a, []).append(sha)
+        known = {a: st.known_files(store, a, shas) for a, shas in by_athlete.items()}
+        seen_now: set[tuple[str, str]] = set()
+        with store.transaction():
+            for path, athlete, sha, _size in hashed:
+                if sha in known[athlete] or (athlete, sha) in seen_now:
+                    first = known[athlete].get(sha, ("", Path(path).name))
+                    st.record_sighting(store, athlete, sha, path, now)
+                    done(
+                        FileOutcome(
+                            path, athlete, sha, "duplicate", "same_bytes",
+                            f"identical to {first[1]}, already ingested ({first[0] or 'this run'})",
+                            already_known=True,
+                        )
+                    )
+                    continue
+                seen_now.add((athlete, sha))
+                to_parse.append(path)
+                athlete_of[path] = athlete
+
+    store_ctx: Any = None
+    store_obj: st.Store | None = None
+    opened_at = 0.0
+    try:
+        for path, (sha, size, parsed, err) in _iter_parsed(to_parse, now, workers):
+            athlete = athlete_of[path]
+            if parsed is None or sha is None:
+                done(FileOutcome(path, athlete, None, "quarantined", "unreadable", err))
+                continue
+            if store_obj is None:
+                store_ctx = st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait)
+                store_obj = store_ctx.__enter__()
+                opened_at = time.monotonic()
+            try:
+                outcome = write_parsed(
+                    store_obj, athlete_id=athlete, path=path, sha256=sha, size=size,
+                    parsed=parsed, now=now,
+                )
+            except StorageError:
+                raise
+            except Exception as exc:  # a store error for one file must not lose the others
+                if st.is_storage_full(exc):
+                    raise StorageError(f"the disk holding the store is full: {exc}") from exc
+                outcome = FileOutcome(
+                    path, athlete, sha, "quarantined", "store_error",
+                    f"the file decoded but could not be stored ({exc}); please report this",
+                )
+            done(outcome)
+            if time.monotonic() - opened_at > batch_seconds:
+                # Close between batches so waiting readers get the file.
+                store_ctx.__exit__(None, None, None)
+                store_obj, store_ctx = None, None
+    finally:
+        if store_ctx is not None:
+            store_ctx.__exit__(None, None, None)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)

@@ -1,0 +1,1 @@
+"""Storage: the DuckDB store (``store``) and its numbered migrations (``migrations``)."""
