@@ -16,8 +16,10 @@ and a message. One bad file never stops the others. The caller passes ``now``.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -202,19 +204,25 @@ def write_parsed(
             complete = [s for s in same if s[1] == "stored"]
             if complete or (same and parsed.status == "partial"):
                 first = (complete or same)[0]
-                row.update(
-                    status="duplicate",
-                    reason_code="same_activity",
-                    duplicate_of=first[0],
-                    message=(
-                        f"same recording (device {info.manufacturer or '?'} {info.product or ''} "
-                        f"serial {info.serial_number or '?'}, created {info.time_created}) as "
-                        f"{first[2]}, already stored; nothing new was added"
-                    ),
+                same_text = (
+                    f"the same recording (device {info.manufacturer or '?'} {info.product or ''} "
+                    f"serial {info.serial_number or '?'}, created {info.time_created}) is already "
+                    f"stored from {first[2]}, so nothing was added"
                 )
+                # A damaged copy keeps its own outcome (partial, with its reason) so the damage
+                # is not hidden; an intact copy is a plain duplicate.
+                if parsed.status == "partial":
+                    row.update(duplicate_of=first[0], message=f"{row['message']} Also, {same_text}.")
+                else:
+                    row.update(
+                        status="duplicate",
+                        reason_code="same_activity",
+                        duplicate_of=first[0],
+                        message=same_text[0].upper() + same_text[1:] + ".",
+                    )
                 st.insert_file_row(store, row)
                 return FileOutcome(
-                    path, athlete_id, sha256, "duplicate", "same_activity", row["message"],
+                    path, athlete_id, sha256, row["status"], row["reason_code"], row["message"],
                     duplicate_of=first[0],
                 )
             for old_sha, _status, _name in same:  # only partial copies remain here
@@ -261,35 +269,32 @@ def _stored_message(parsed: ParsedFile, n: int) -> str:
 def _iter_parsed(
     jobs: Sequence[str], now: datetime, workers: int
 ) -> Iterator[tuple[str, tuple[str | None, int, ParsedFile | None, str | None]]]:
-    """Parse files in order of completion; at most 2 jobs in flight per worker (bounded memory)."""
+    """Parse files, yielding results in input order whatever order the workers finish in.
+
+    Input order makes the outcome deterministic (which of two copies of an activity is stored
+    and which is the duplicate) however the work is split. At most two jobs per worker are in
+    flight, which bounds memory by the largest files rather than by the history.
+    """
     if workers <= 1 or len(jobs) <= 1:
         for path in jobs:
             yield path, _parse_path(path, now)
         return
-    ctx = get_context("forkserver") if "forkserver" in _start_methods() else get_context("spawn")
+    methods = multiprocessing.get_all_start_methods()
+    # Not fork: the parent may hold DuckDB and Prefect threads, which fork does not copy safely.
+    ctx = get_context("forkserver" if "forkserver" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: dict[Future[Any], str] = {}
-        queue = list(reversed(jobs))
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:
-                p = queue.pop()
-                pending[pool.submit(_parse_path, p, now)] = p
-            done = next(_as_completed(pending))
-            path = pending.pop(done)
-            yield path, done.result()
-
-
-def _start_methods() -> list[str]:
-    import multiprocessing
-
-    return multiprocessing.get_all_start_methods()
-
-
-def _as_completed(pending: dict[Future[Any], str]) -> Iterator[Future[Any]]:
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-    yield from done
+        in_flight: deque[tuple[str, Future[Any]]] = deque()
+        queue = iter(jobs)
+        for path in queue:
+            in_flight.append((path, pool.submit(_parse_path, path, now)))
+            if len(in_flight) >= 2 * workers:
+                break
+        while in_flight:
+            path, fut = in_flight.popleft()
+            yield path, fut.result()
+            nxt = next(queue, None)
+            if nxt is not None:
+                in_flight.append((nxt, pool.submit(_parse_path, nxt, now)))
 
 
 def ingest_files(

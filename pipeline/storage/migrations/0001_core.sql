@@ -44,8 +44,8 @@ CREATE TABLE activities (
     sport_code                INTEGER,
     sub_sport_code            INTEGER,
     name                      VARCHAR,
-    start_utc                 TIMESTAMPTZ NOT NULL,
-    end_utc                   TIMESTAMPTZ NOT NULL,
+    start_utc                 TIMESTAMPTZ,        -- NULL when the file has no readable time
+    end_utc                   TIMESTAMPTZ,
     elapsed_s                 DOUBLE,
     timer_s                   DOUBLE,
     distance_m                DOUBLE,
@@ -80,7 +80,7 @@ CREATE TABLE laps (
 CREATE TABLE hr_samples (
     athlete_id   VARCHAR NOT NULL,
     activity_id  VARCHAR NOT NULL,
-    ts           TIMESTAMPTZ NOT NULL,
+    ts           TIMESTAMPTZ,                   -- NULL when the sample has no readable time
     bpm          SMALLINT NOT NULL,
     source       VARCHAR NOT NULL               -- 'record' or 'hr' (strap-buffered hr messages)
 );

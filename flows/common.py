@@ -1,0 +1,40 @@
+"""What every flow shares: settings at the edge and the retry condition.
+
+Flows are the edge of the house together with the CLI: they may read the environment and the
+clock; the library they call never does.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect.states import State
+
+from pipeline.config import Settings, load_settings
+from pipeline.errors import is_retryable
+
+
+def resolve_settings(config: str | None = None, db: str | None = None, athlete: str | None = None) -> Settings:
+    return load_settings(
+        env=os.environ,
+        cwd=Path.cwd(),
+        config=Path(config) if config else None,
+        db=Path(db) if db else None,
+        athlete=athlete,
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def retry_if_transient(_task: Any, _task_run: Any, state: State) -> bool:
+    """Retry only errors that say waiting can help (a busy store), never a broken file."""
+    try:
+        state.result(raise_on_failure=True)
+    except BaseException as exc:  # the state's own exception is re-raised here
+        return is_retryable(exc)
+    return False

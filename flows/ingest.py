@@ -1,0 +1,75 @@
+"""The ``ingest`` flow: files and folders into the store, one task per batch of files.
+
+Each task body is one call into ``pipeline.ingest``; the derived tables (kinds, intensity, flags)
+are refreshed once at the end by one call into ``pipeline.analysis``. Runs with or without a
+Prefect server (without one, Prefect starts a temporary local one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+
+from flows.common import now_utc, resolve_settings, retry_if_transient
+from pipeline import analysis
+from pipeline.config import Settings
+from pipeline.ingest import collect_files, default_workers, ingest_files
+
+
+@task(
+    name="ingest-batch",
+    task_run_name="ingest {label}",
+    retries=3,
+    retry_delay_seconds=[5, 15, 60],
+    retry_condition_fn=retry_if_transient,
+)
+def ingest_batch(
+    settings: Settings, items: list[tuple[str, str]], workers: int, label: str
+) -> dict[str, Any]:
+    summary = ingest_files(
+        settings.db_path, [(Path(p), a) for p, a in items], now=now_utc(), workers=workers
+    )
+    return {"counts": summary.counts(), "reasons": summary.reasons(), "outcomes": [o.__dict__ for o in summary.outcomes]}
+
+
+@task(name="refresh-analysis", retries=3, retry_delay_seconds=[5, 15, 60], retry_condition_fn=retry_if_transient)
+def refresh(settings: Settings) -> dict[str, Any]:
+    return analysis.refresh_store(settings, now=now_utc())
+
+
+@flow(name="ingest", flow_run_name="ingest {paths}", log_prints=False)
+def ingest_flow(
+    paths: list[str],
+    athlete: str | None = None,
+    db: str | None = None,
+    config: str | None = None,
+    workers: int = 0,
+    batch_size: int = 500,
+) -> dict[str, int]:
+    """Ingest FIT files and folders; returns counts of outcomes."""
+    log = get_run_logger()
+    settings = resolve_settings(config, db, athlete)
+    files, skipped = collect_files([Path(p) for p in paths])
+    items = [(str(f), settings.default_athlete) for f in files]
+    totals = {"stored": 0, "partial": 0, "duplicate": 0, "quarantined": 0}
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        label = f"files {start + 1}-{start + len(batch)} of {len(items)}"
+        result = ingest_batch(settings, batch, workers or default_workers(), label)
+        for k, v in result["counts"].items():
+            totals[k] = totals.get(k, 0) + v
+        for o in result["outcomes"]:
+            if o["status"] in ("partial", "quarantined"):
+                log.warning("%s: %s (%s) %s", Path(o["path"]).name, o["status"], o["reason_code"], o["message"])
+    if totals["stored"] or totals["partial"]:
+        refresh(settings)
+    log.info("ingest done: %s; %d non-FIT file(s) skipped", totals, len(skipped))
+    return totals
+
+
+if __name__ == "__main__":
+    import sys
+
+    ingest_flow(sys.argv[1:])

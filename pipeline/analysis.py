@@ -1,0 +1,334 @@
+"""From stored activities to derived tables and daily reports.
+
+``refresh`` classifies new activities, computes their heart-rate metrics and re-evaluates the
+recovery rules only where something changed: from the earliest new activity on (plus the rule
+windows), so a nightly run with three new files costs the same on a store of ten years as on an
+empty one. ``daily_report`` builds one athlete's report for one local date.
+
+The store is passed in (or opened here by path); ``now`` is passed in: no clock reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import polars as pl
+
+from pipeline import classify as cl
+from pipeline import metrics as mt
+from pipeline import recovery as rc
+from pipeline import report as rp
+from pipeline.config import AthleteSettings, Settings
+from pipeline.errors import ReportError
+from pipeline.storage import store as st
+
+#: Days of history the load model reads: six time constants of the 42-day fitness model
+#: leave under 0.3 % of the initial value, so older history cannot change the numbers shown.
+LOAD_HISTORY_DAYS = 6 * 42
+#: Rule windows never exceed this many hours (72 h heavy window); flags of runs this long after
+#: a changed activity may change with it.
+MAX_WINDOW_H = 96
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    athlete_id: str
+    classified: int
+    measured: int
+    flags: int
+    since_utc: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def _in(ids: list[str]) -> str:
+    return "(SELECT unnest(?::VARCHAR[]))" if ids else "(SELECT NULL::VARCHAR WHERE false)"
+
+
+def load_activities(
+    store: st.Store, athlete_id: str, *, since: datetime | None = None, until: datetime | None = None,
+    ids: list[str] | None = None,
+) -> pl.DataFrame:
+    sql = "SELECT * FROM activities WHERE athlete_id = ?"
+    params: list[Any] = [athlete_id]
+    if since is not None:
+        sql += " AND end_utc >= ?"
+        params.append(since)
+    if until is not None:
+        sql += " AND start_utc < ?"
+        params.append(until)
+    if ids is not None:
+        sql += f" AND activity_id IN {_in(ids)}"
+        if ids:
+            params.append(ids)
+    return store.frame(sql + " ORDER BY start_utc", params)
+
+
+def _by_ids(store: st.Store, table: str, athlete_id: str, ids: list[str], order: str) -> pl.DataFrame:
+    params: list[Any] = [athlete_id] + ([ids] if ids else [])
+    return store.frame(
+        f"SELECT * FROM {table} WHERE athlete_id = ? AND activity_id IN {_in(ids)} ORDER BY {order}",
+        params,
+    )
+
+
+def load_steps(store: st.Store, athlete_id: str, ids: list[str]) -> pl.DataFrame:
+    params: list[Any] = [athlete_id] + ([ids] if ids else [])
+    return store.frame(
+        "SELECT a.activity_id, w.* EXCLUDE (file_sha256) FROM workout_steps w "
+        "JOIN activities a ON a.athlete_id = w.athlete_id AND a.file_sha256 = w.file_sha256 "
+        f"WHERE w.athlete_id = ? AND a.activity_id IN {_in(ids)} ORDER BY a.activity_id, w.step_index",
+        params,
+    )
+
+
+def observed_max_hr(store: st.Store, athlete_id: str, as_of: datetime) -> int | None:
+    """Highest heart rate recorded in the 12 months before ``as_of`` (session maxima)."""
+    value = store.scalar(
+        "SELECT max(max_hr) FROM activities WHERE athlete_id = ? AND start_utc >= ? AND start_utc < ?",
+        [athlete_id, as_of - timedelta(days=365), as_of],
+    )
+    return int(value) if value is not None else None
+
+
+def _profile(store: st.Store, athlete_id: str, athlete: AthleteSettings, now: datetime) -> mt.HrProfile:
+    observed = None if athlete.max_hr else observed_max_hr(store, athlete_id, now)
+    return mt.resolve_hr_profile(athlete, observed, now.date())
+
+
+def _kinds(store: st.Store, athlete_id: str, ids: list[str]) -> pl.DataFrame:
+    """Effective kinds: a person's label wins over the rules."""
+    params: list[Any] = [athlete_id] + ([ids] if ids else [])
+    return store.frame(
+        "SELECT c.activity_id, coalesce(l.kind, c.kind) AS kind, c.region, c.leg_score, "
+        "c.lower_sets, c.active_sets, c.heavy, "
+        "CASE WHEN l.kind IS NULL THEN c.reason ELSE 'labelled ' || l.kind || ' by you' "
+        "|| coalesce(': ' || l.note, '') || ' (rules said: ' || c.reason || ')' END AS reason, "
+        "CASE WHEN l.kind IS NULL THEN 'rules' ELSE 'label' END AS source "
+        "FROM classifications c LEFT JOIN labels l USING (athlete_id, activity_id) "
+        f"WHERE c.athlete_id = ? AND c.activity_id IN {_in(ids)}",
+        params,
+    )
+
+
+def _replace(store: st.Store, table: str, athlete_id: str, df: pl.DataFrame, now: datetime) -> None:
+    """Replace rows of ``table`` for the activity ids in ``df`` (columns the table lacks drop)."""
+    if df.height == 0:
+        return
+    cols = [r[0] for r in store.rows(f"SELECT column_name FROM (DESCRIBE {table})")]
+    df = df.with_columns(pl.lit(athlete_id).alias("athlete_id"), pl.lit(now).alias("computed_utc"))
+    df = df.select([c for c in cols if c in df.columns])
+    ids = df["activity_id"].to_list()
+    store.con.execute(
+        f"DELETE FROM {table} WHERE athlete_id = ? AND activity_id IN (SELECT unnest(?::VARCHAR[]))",
+        [athlete_id, ids],
+    )
+    store.insert_frame(table, df)
+
+
+# -- refresh ------------------------------------------------------------------------------
+
+
+def refresh(
+    store: st.Store, settings: Settings, athlete_id: str, *, now: datetime, full: bool = False
+) -> RefreshResult:
+    """Bring classifications, metrics and flags of one athlete up to date."""
+    athlete = settings.athlete(athlete_id)
+    profile = _profile(store, athlete_id, athlete, now)
+    if full:
+        todo = [r[0] for r in store.rows(
+            "SELECT activity_id FROM activities WHERE athlete_id = ?", [athlete_id])]
+    else:
+        todo = [
+            r[0]
+            for r in store.rows(
+                "SELECT a.activity_id FROM activities a "
+                "LEFT JOIN classifications c USING (athlete_id, activity_id) "
+                "LEFT JOIN session_metrics m USING (athlete_id, activity_id) "
+                "WHERE a.athlete_id = ? AND (c.activity_id IS NULL OR m.activity_id IS NULL "
+                "OR m.max_hr_used IS DISTINCT FROM ? OR m.resting_hr_used IS DISTINCT FROM ? "
+                "OR m.lthr_used IS DISTINCT FROM ?)",
+                [athlete_id, profile.max_hr, profile.resting_hr, profile.lthr],
+            )
+        ]
+    if not todo:
+        return RefreshResult(athlete_id, 0, 0, 0, None)
+    with store.transaction():
+        acts = load_activities(store, athlete_id, ids=todo)
+        sets = _by_ids(store, "strength_sets", athlete_id, todo, "activity_id, set_index")
+        steps = load_steps(store, athlete_id, todo)
+        classified = cl.classify(acts, sets, steps, athlete.classification)
+        _replace(store, "classifications", athlete_id, classified, now)
+        kinds = _kinds(store, athlete_id, todo)
+        hr = _by_ids(store, "hr_samples", athlete_id, todo, "activity_id, ts")
+        metrics = mt.session_metrics(acts, kinds, hr, profile, athlete.intensity)
+        metrics = metrics.with_columns(
+            pl.lit(profile.resting_hr).alias("resting_hr_used"), pl.lit(profile.lthr).alias("lthr_used")
+        )
+        _replace(store, "session_metrics", athlete_id, metrics, now)
+        since = acts["start_utc"].min()
+        n_flags = _refresh_flags(store, settings, athlete_id, since, now)  # type: ignore[arg-type]
+    return RefreshResult(athlete_id, classified.height, metrics.height, n_flags, since)  # type: ignore[arg-type]
+
+
+def session_frame(
+    store: st.Store, athlete_id: str, *, since: datetime | None, until: datetime | None = None
+) -> pl.DataFrame:
+    """Activities joined with effective kind and metrics: the input of the recovery rules."""
+    sql = (
+        "SELECT a.activity_id, a.start_utc, a.end_utc, a.sport, a.sub_sport, a.name, "
+        "a.elapsed_s, a.timer_s, a.distance_m, a.avg_hr, a.max_hr, a.calories_kcal, a.workout_rpe, "
+        "coalesce(l.kind, c.kind) AS kind, c.region, c.leg_score, c.lower_sets, c.active_sets, "
+        "coalesce(c.heavy, false) AS heavy, "
+        "CASE WHEN l.kind IS NULL THEN c.reason ELSE 'labelled ' || l.kind || ' by you' "
+        "|| coalesce(': ' || l.note, '') END AS kind_reason, "
+        "m.* EXCLUDE (athlete_id, activity_id, computed_utc, avg_hr) "
+        "FROM activities a "
+        "LEFT JOIN classifications c USING (athlete_id, activity_id) "
+        "LEFT JOIN labels l USING (athlete_id, activity_id) "
+        "LEFT JOIN session_metrics m USING (athlete_id, activity_id) "
+        "WHERE a.athlete_id = ?"
+    )
+    params: list[Any] = [athlete_id]
+    if since is not None:
+        sql += " AND a.end_utc >= ?"
+        params.append(since)
+    if until is not None:
+        sql += " AND a.start_utc < ?"
+        params.append(until)
+    return store.frame(sql + " ORDER BY a.start_utc", params)
+
+
+def _refresh_flags(
+    store: st.Store, settings: Settings, athlete_id: str, since: datetime, now: datetime
+) -> int:
+    athlete = settings.athlete(athlete_id)
+    days = athlete.classification.unaccustomed_days
+    lookback = since - timedelta(hours=MAX_WINDOW_H) - timedelta(days=days + 1)
+    sessions = session_frame(store, athlete_id, since=lookback)
+    flags = rc.recovery_flags(sessions, athlete.recovery, days)
+    flags = flags.filter(pl.col("run_start_utc") >= since)
+    store.con.execute(
+        "DELETE FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ?", [athlete_id, since]
+    )
+    if flags.height:
+        cols = [r[0] for r in store.rows("SELECT column_name FROM (DESCRIBE recovery_flags)")]
+        out = flags.with_columns(pl.lit(athlete_id).alias("athlete_id"), pl.lit(now).alias("computed_utc"))
+        store.insert_frame("recovery_flags", out.select([c for c in cols if c in out.columns]))
+    return flags.height
+
+
+def refresh_store(
+    settings: Settings, *, now: datetime, on_wait: st.WaitCallback | None = None, full: bool = False,
+    athletes: list[str] | None = None,
+) -> dict[str, Any]:
+    """Open the store as writer and refresh every athlete that has activities."""
+    out: dict[str, Any] = {}
+    with st.open_store(settings.db_path, timeout_s=600, on_wait=on_wait) as store:
+        store.migrate(now)
+        present = [r[0] for r in store.rows("SELECT DISTINCT athlete_id FROM activities ORDER BY 1")]
+        for athlete_id in athletes or present:
+            if athlete_id not in settings.athletes:
+                continue  # activities of an athlete no longer configured stay as they are
+            out[athlete_id] = refresh(store, settings, athlete_id, now=now, full=full).as_dict()
+    return out
+
+
+# -- reports ------------------------------------------------------------------------------
+
+
+def local_day_bounds(day: date, athlete: AthleteSettings) -> tuple[datetime, datetime]:
+    """UTC instants of local midnight and the next local midnight (23 or 25 h on DST days)."""
+    tz = athlete.tz
+    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+def daily_report(
+    store: st.Store, settings: Settings, athlete_id: str, day: date, *, generated_at: datetime,
+    quarantined: list[dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], dict[str, pl.DataFrame], pl.DataFrame]:
+    """The report of one local day, plus the HR traces of its flagged runs and a 4-week timeline."""
+    athlete = settings.athlete(athlete_id)
+    start, end = local_day_bounds(day, athlete)
+    profile = _profile(store, athlete_id, athlete, end)
+    history_from = start - timedelta(days=LOAD_HISTORY_DAYS)
+    sessions = session_frame(store, athlete_id, since=history_from, until=end)
+    day_sessions = sessions.filter((pl.col("start_utc") >= start) & (pl.col("start_utc") < end))
+    flags = store.frame(
+        "SELECT * FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ? AND run_start_utc < ? "
+        "ORDER BY run_start_utc",
+        [athlete_id, start, end],
+    )
+    days = athlete.classification.unaccustomed_days
+    legs = rc.legs_state(sessions, end, athlete.recovery, days)
+    metric_cols = [c for c in sessions.columns if c not in ("start_utc", "end_utc")]
+    daily = mt.daily_load(
+        sessions.select("activity_id", "start_utc", "end_utc"),
+        sessions.select([c for c in metric_cols if c == "activity_id" or c.startswith("trimp")]),
+        athlete.tz,
+    )
+    load = mt.load_context(daily, day, athlete.load)
+    report = rp.build_report(
+        athlete_id=athlete_id,
+        athlete_name=athlete.name or athlete_id,
+        local_date=day,
+        tz=athlete.tz,
+        sessions=day_sessions,
+        metrics=day_sessions,
+        flags=flags,
+        legs=legs,
+        load=load,
+        profile=profile,
+        generated_at=generated_at,
+        quarantined=quarantined,
+    )
+    flagged = flags["run_activity_id"].to_list()
+    traces: dict[str, pl.DataFrame] = {}
+    if flagged:
+        hr = _by_ids(store, "hr_samples", athlete_id, flagged, "activity_id, ts")
+        for aid in flagged:
+            traces[aid] = hr.filter((pl.col("activity_id") == aid) & (pl.col("source") == "record")).select("ts", "bpm")
+    timeline_from = end - timedelta(days=28)
+    timeline = sessions.filter(pl.col("start_utc") >= timeline_from)
+    tl_flags = store.frame(
+        "SELECT * FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ? AND run_start_utc < ?",
+        [athlete_id, timeline_from, end],
+    )
+    timeline = timeline.join(
+        tl_flags.select(
+            pl.col("run_activity_id").alias("activity_id"),
+            pl.col("severity").alias("flag_severity"),
+            pl.col("leg_activity_id").alias("flag_leg_activity_id"),
+        ),
+        on="activity_id",
+        how="left",
+    )
+    return report, traces, timeline
+
+
+def most_telling_day(store: st.Store, settings: Settings, athlete_id: str) -> date:
+    """The local day with the strongest flags (alerts first), else the day of the latest activity."""
+    athlete = settings.athlete(athlete_id)
+    flags = store.frame(
+        "SELECT run_start_utc, severity FROM recovery_flags WHERE athlete_id = ?", [athlete_id]
+    )
+    if flags.height:
+        rank = {"alert": 3, "warning": 2, "info": 1}
+        scored: dict[date, tuple[int, int]] = {}
+        for ts, sev in flags.iter_rows():
+            d = ts.astimezone(athlete.tz).date()
+            top, n = scored.get(d, (0, 0))
+            scored[d] = (max(top, rank.get(sev, 0)), n + 1)
+        return max(scored, key=lambda d: (scored[d], d))
+    last = store.scalar("SELECT max(start_utc) FROM activities WHERE athlete_id = ?", [athlete_id])
+    if last is None:
+        raise ReportError(f"athlete {athlete_id!r} has no activities in the store yet")
+    return last.astimezone(athlete.tz).date()  # type: ignore[no-any-return]
