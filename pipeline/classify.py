@@ -603,8 +603,10 @@ def _classify_one(
         )
         return {**result, "kind": "strength", "region": "unknown", "reason": reason}
     by_region = Counter(ev.region for ev in classified)
-    if by_region["lower"] > 0 or (by_region["upper"] == 0 and by_region["core"] == 0):
-        # Some lower-body work below the leg-day thresholds, or only whole-body work.
+    if by_region["lower"] > 0 and by_region["upper"] == 0 and by_region["core"] == 0:
+        region = "lower"  # lower-body work, but too little for a leg day
+    elif by_region["lower"] > 0 or (by_region["upper"] == 0 and by_region["core"] == 0):
+        # Mixed work without leg focus, or only whole-body work.
         region = "full"
     elif by_region["upper"] >= by_region["core"]:
         region = "upper"

@@ -1,0 +1,512 @@
+"""Classification rule table, keyword matching, labels, and the real Garmin strength files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from pipeline.classify import CLASSIFIED_SCHEMA, KINDS, apply_labels, classify, match_text
+from pipeline.config import ClassificationSettings
+
+CFG = ClassificationSettings()
+T0 = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+
+SET_COLS: dict[str, pl.DataType] = {
+    "activity_id": pl.String(),
+    "set_index": pl.Int32(),
+    "set_type": pl.String(),
+    "repetitions": pl.Int32(),
+    "weight_kg": pl.Float64(),
+    "category": pl.String(),
+    "categories": pl.List(pl.String()),
+    "exercise_name": pl.String(),
+    "wkt_step_index": pl.Int32(),
+}
+STEP_COLS: dict[str, pl.DataType] = {
+    "activity_id": pl.String(),
+    "step_index": pl.Int32(),
+    "source": pl.String(),
+    "name": pl.String(),
+    "category": pl.String(),
+    "exercise_name": pl.String(),
+}
+
+
+def acts(*rows: dict[str, Any]) -> pl.DataFrame:
+    base = {"sport": None, "sub_sport": None, "sport_code": None, "sub_sport_code": None}
+    full = [{"activity_id": f"a{i}", **base, "name": None, **r} for i, r in enumerate(rows)]
+    schema = {
+        "activity_id": pl.String(),
+        "sport": pl.String(),
+        "sub_sport": pl.String(),
+        "sport_code": pl.Int32(),
+        "sub_sport_code": pl.Int32(),
+        "name": pl.String(),
+    }
+    return pl.DataFrame(full, schema=schema)
+
+
+def sets_of(
+    specs: list[
+        tuple[list[str], int, float] | tuple[list[str], int, float, str | None, int | None]
+    ],
+    activity_id: str = "a0",
+) -> pl.DataFrame:
+    """Active sets (each followed by a rest set) from (categories, reps, kg[, exercise, step])."""
+    rows = []
+    for i, spec in enumerate(specs):
+        cats, reps, kg = spec[0], spec[1], spec[2]
+        exercise = spec[3] if len(spec) > 3 else None
+        step = spec[4] if len(spec) > 4 else None
+        known = [c for c in cats if c != "unknown"]
+        rows.append(
+            {
+                "activity_id": activity_id,
+                "set_index": 2 * i,
+                "set_type": "active",
+                "repetitions": reps,
+                "weight_kg": kg,
+                "category": known[0] if known else "unknown",
+                "categories": cats,
+                "exercise_name": exercise,
+                "wkt_step_index": step,
+            }
+        )
+        rows.append(
+            {
+                "activity_id": activity_id,
+                "set_index": 2 * i + 1,
+                "set_type": "rest",
+                "repetitions": None,
+                "weight_kg": None,
+                "category": "unknown",
+                "categories": [],
+                "exercise_name": None,
+                "wkt_step_index": None,
+            }
+        )
+    return pl.DataFrame(rows, schema=SET_COLS)
+
+
+def steps_of(names: list[tuple[int, str]], activity_id: str = "a0") -> pl.DataFrame:
+    rows = [
+        {
+            "activity_id": activity_id,
+            "step_index": i,
+            "source": "workout_step",
+            "name": n,
+            "category": None,
+            "exercise_name": None,
+        }
+        for i, n in names
+    ]
+    return pl.DataFrame(rows, schema=STEP_COLS)
+
+
+NO_SETS = pl.DataFrame(schema=SET_COLS)
+NO_STEPS = pl.DataFrame(schema=STEP_COLS)
+STRENGTH = {"sport": "training", "sub_sport": "strength_training"}
+U = ["unknown", "unknown", "unknown"]
+
+
+def one(activity: dict[str, Any], sets: pl.DataFrame = NO_SETS, steps: pl.DataFrame = NO_STEPS,
+        cfg: ClassificationSettings = CFG) -> dict[str, Any]:  # fmt: skip
+    out = classify(acts(activity), sets, steps, cfg)
+    assert out.height == 1
+    return out.row(0, named=True)
+
+
+# --- sport table --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sport", "sub_sport", "kind"),
+    [
+        ("running", "street", "run"),
+        ("running", "trail", "run"),
+        ("running", "treadmill", "run"),
+        ("running", "track", "run"),
+        ("running", "generic", "run"),
+        ("running", "virtual_activity", "run"),
+        ("running", None, "run"),
+        ("cycling", "road", "ride"),
+        ("cycling", "indoor_cycling", "ride"),
+        ("cycling", "virtual_activity", "ride"),
+        ("cycling", None, "ride"),
+        ("e_biking", "e_bike_mountain", "ride"),
+        ("swimming", "lap_swimming", "swim"),
+        ("swimming", "open_water", "swim"),
+        ("training", "yoga", "other"),
+        ("training", "pilates", "other"),
+        ("walking", "generic", "other"),
+        ("hiking", None, "other"),
+        ("cross_country_skiing", "generic", "other"),
+        ("training", "cardio_training", "other"),
+        ("generic", None, "other"),
+        (None, None, "other"),
+        ("training", "strength_training", "strength"),
+    ],
+)
+def test_sport_table(sport: str | None, sub_sport: str | None, kind: str) -> None:
+    row = one({"sport": sport, "sub_sport": sub_sport})
+    assert row["kind"] == kind
+    assert row["reason"]
+    assert (row["region"] is None) == (kind not in ("strength", "leg_strength"))
+
+
+def test_sport_codes_are_a_fallback_for_missing_names() -> None:
+    assert one({"sport_code": 1})["kind"] == "run"
+    assert one({"sport_code": 2})["kind"] == "ride"
+    assert one({"sport_code": 21})["kind"] == "ride"
+    assert one({"sport_code": 10, "sub_sport_code": 20})["kind"] == "strength"
+
+
+# --- leg-day rule table -------------------------------------------------------------------------
+
+SQ = ["squat", "unknown", "unknown"]
+BENCH = ["bench_press", "unknown", "unknown"]
+CURL_LEG = ["leg_curl", "unknown", "unknown"]
+PLANK = ["plank", "unknown", "unknown"]
+
+
+@pytest.mark.parametrize(
+    ("specs", "kind", "region", "leg_score"),
+    [
+        pytest.param([(SQ, 8, 60.0)] * 4, "leg_strength", "lower", 4.0, id="4 squat sets = score"),
+        pytest.param([(SQ, 8, 60.0)] * 3, "strength", "lower", 3.0, id="3 squat sets only"),
+        pytest.param(
+            [(SQ, 8, 60.0)] * 3 + [(BENCH, 8, 40.0)] * 3,
+            "leg_strength",
+            "lower",
+            3.0,
+            id="share 50% of 6 sets",
+        ),
+        pytest.param(
+            [(SQ, 8, 60.0)] * 3 + [(BENCH, 8, 40.0)] * 6,
+            "strength",
+            "full",
+            3.0,
+            id="share 33% too low",
+        ),
+        pytest.param(
+            [(SQ, 8, 60.0)] * 2 + [(BENCH, 8, 40.0)] * 2,
+            "strength",
+            "full",
+            2.0,
+            id="share 50% but only 4 sets",
+        ),
+        pytest.param([(CURL_LEG, 12, 30.0)] * 5, "leg_strength", "lower", 4.0, id="accessory 0.8"),
+        pytest.param(
+            [(CURL_LEG, 12, 30.0)] * 4, "strength", "lower", 3.2, id="0.8x4, too few for share"
+        ),
+        pytest.param(
+            [(CURL_LEG, 12, 30.0)] * 4 + [(BENCH, 8, 40.0)] * 2,
+            "leg_strength",
+            "lower",
+            3.2,
+            id="0.8x4 = 53% of 6 by share",
+        ),
+        pytest.param([(BENCH, 8, 40.0)] * 12, "strength", "upper", 0.0, id="upper only"),
+        pytest.param([(PLANK, 1, 0.0)] * 5, "strength", "core", 0.0, id="core only"),
+        pytest.param(
+            [(BENCH, 8, 40.0)] * 2 + [(PLANK, 1, 0.0)] * 3, "strength", "core", 0.0, id="core>upper"
+        ),
+        pytest.param([(U, 10, 0.0)] * 12, "strength", "unknown", 0.0, id="all unknown"),
+        pytest.param(
+            [(["bench_press", "lunge", "squat"], 6, 14.0)] * 4,
+            "leg_strength",
+            "lower",
+            4.0,
+            id="candidate majority beats first",
+        ),
+        pytest.param(
+            [(["sit_up", "squat", "triceps_extension"], 10, 0.0)] * 6,
+            "strength",
+            "core",
+            0.0,
+            id="no majority: first candidate",
+        ),
+        pytest.param(
+            [(["total_body", "plyo", "lunge"], 5, 0.0, "burpee", None)] * 6,
+            "strength",
+            "full",
+            0.0,
+            id="named first exercise beats majority",
+        ),
+        pytest.param(
+            [(U, 10, 80.0, "leg_press", None)] * 4,
+            "leg_strength",
+            "lower",
+            4.0,
+            id="exercise name without category",
+        ),
+    ],
+)
+def test_leg_rules(specs: list[Any], kind: str, region: str, leg_score: float) -> None:
+    row = one(STRENGTH, sets_of(specs))
+    assert (row["kind"], row["region"]) == (kind, region), row["reason"]
+    assert row["leg_score"] == pytest.approx(leg_score)
+    assert row["active_sets"] == len(specs)
+
+
+def test_thresholds_come_from_settings() -> None:
+    specs = [(SQ, 8, 60.0)] * 3 + [(BENCH, 8, 40.0)] * 9
+    assert one(STRENGTH, sets_of(specs))["kind"] == "strength"
+    lenient = ClassificationSettings(leg_score_threshold=3.0)
+    row = one(STRENGTH, sets_of(specs), cfg=lenient)
+    assert row["kind"] == "leg_strength"
+    assert "leg_score 3.0 >= 3.0" in row["reason"]
+
+
+def test_reason_has_the_numbers() -> None:
+    row = one(STRENGTH, sets_of([(SQ, 5, 100.0)] * 4 + [(BENCH, 8, 40.0)] * 2))
+    assert row["reason"].startswith("leg day: leg_score 4.0 >= 4.0")
+    assert "4 lower-body of 6 active sets (squat x4)" in row["reason"]
+    assert "heavy: 100 kg x 5 reps <= 6" in row["reason"]
+
+
+@pytest.mark.parametrize(
+    ("specs", "heavy"),
+    [
+        ([(SQ, 5, 100.0)] + [(BENCH, 8, 40.0)] * 5, True),  # one loaded set of <= 6 reps
+        ([(SQ, 5, 0.0)] * 4, False),  # bodyweight: not loaded
+        ([(SQ, 12, 40.0)] * 9, False),
+        ([(SQ, 12, 40.0)] * 10, True),  # >= heavy_min_lower_sets
+        ([(BENCH, 3, 100.0)] * 6, False),  # heavy, but not legs
+    ],
+)
+def test_heavy_flag(specs: list[Any], heavy: bool) -> None:
+    assert one(STRENGTH, sets_of(specs))["heavy"] is heavy
+
+
+def test_rest_sets_do_not_count() -> None:
+    row = one(STRENGTH, sets_of([(SQ, 8, 60.0)] * 4))
+    assert row["active_sets"] == 4
+    assert row["lower_sets"] == 4
+
+
+# --- text evidence ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("Back Squat", "lower"),
+        ("RDL", "lower"),
+        ("Romanian Deadlift", "lower"),
+        ("Bulgarian split squat", "lower"),
+        ("Leg press", "lower"),
+        ("leg_press", "lower"),
+        ("Hamstring curl", "lower"),
+        ("Calf raises", "lower"),
+        ("Hip thrust", "lower"),
+        ("Box jumps", "lower"),
+        ("Walking lunges", "lower"),
+        ("Kettlebell swing", "lower"),
+        ("Leg day", "lower"),
+        ("Lower body", "lower"),
+        ("Beintag", "lower"),
+        ("Kniebeuge", "lower"),
+        ("Bench press", "upper"),
+        ("Overhead press", "upper"),
+        ("Pull-ups", "upper"),
+        ("Bicep curl", "upper"),
+        ("Lat pulldown", "upper"),
+        ("Upper body", "upper"),
+        ("Hanging leg raise", "core"),
+        ("Plank", "core"),
+        ("Sit-ups", "core"),
+        ("Burpees", "full"),
+        ("Warm up", "cardio"),
+    ],
+)
+def test_keywords(text: str, region: str) -> None:
+    hit = match_text(text)
+    assert hit is not None and hit.region == region, (text, hit)
+
+
+@pytest.mark.parametrize("text", ["Strength", "Morning workout", "", None, "Swarm"])
+def test_keywords_do_not_invent(text: str | None) -> None:
+    assert match_text(text) is None
+
+
+def test_workout_steps_identify_unknown_sets() -> None:
+    specs = [(U, 8, 60.0, None, 0)] * 3 + [(U, 10, 40.0, None, 1)] * 3 + [(U, 8, 20.0, None, 2)]
+    steps = steps_of([(0, "Back Squat"), (1, "RDL"), (2, "Bench press")])
+    row = one(STRENGTH, sets_of(specs), steps)
+    assert row["kind"] == "leg_strength"
+    assert row["leg_score"] == pytest.approx(6.0)
+    assert "6 by exercise/step name" in row["reason"]
+
+
+def test_step_names_without_set_links_apply_to_the_session() -> None:
+    specs = [(U, 8, 60.0)] * 6
+    row = one(STRENGTH, sets_of(specs), steps_of([(0, "Back Squat"), (1, "Leg press")]))
+    assert row["kind"] == "leg_strength"
+    assert "6 unidentified set(s) given the region of 'Back Squat'" in row["reason"]
+
+
+def test_mixed_step_names_without_links_decide_nothing() -> None:
+    row = one(STRENGTH, sets_of([(U, 8, 60.0)] * 6), steps_of([(0, "Squat"), (1, "Bench")]))
+    assert (row["kind"], row["region"]) == ("strength", "unknown")
+
+
+def test_session_name_leg_day() -> None:
+    row = one({**STRENGTH, "name": "Leg Day"}, sets_of([(U, 8, 60.0)] * 5))
+    assert row["kind"] == "leg_strength"
+    row = one({**STRENGTH, "name": "Leg Day"})  # no sets at all (Suunto, older Garmin)
+    assert row["kind"] == "leg_strength"
+    assert "no set data" in row["reason"]
+
+
+def test_strength_without_anything_says_so() -> None:
+    row = one({**STRENGTH, "name": "Strength"})
+    assert (row["kind"], row["region"]) == ("strength", "unknown")
+    assert "without set messages" in row["reason"]
+
+
+def test_other_sports_with_leg_sets_become_leg_days() -> None:
+    assert one({"sport": "training", "sub_sport": "yoga"}, sets_of([(SQ, 8, 0.0)] * 5))["kind"] == (
+        "leg_strength"
+    )
+    row = one({"sport": "training", "sub_sport": "yoga"}, sets_of([(U, 1, 0.0)]))
+    assert row["kind"] == "other"
+    assert one({"sport": "training", "sub_sport": "cardio_training"}, sets_of([(BENCH, 8, 20.0)]))[
+        "kind"
+    ] == ("strength")
+
+
+def test_runs_stay_runs_whatever_sets_they_carry() -> None:
+    assert one({"sport": "running"}, sets_of([(SQ, 8, 60.0)] * 6))["kind"] == "run"
+
+
+def test_output_schema_order_and_other_activities_ignored() -> None:
+    a = acts({**STRENGTH}, {"sport": "running"}, {**STRENGTH})
+    sets = pl.concat([sets_of([(SQ, 8, 60.0)] * 4, "a2"), sets_of([(BENCH, 8, 60.0)] * 4, "zz")])
+    out = classify(a, sets, NO_STEPS, CFG)
+    assert out.schema == pl.Schema(CLASSIFIED_SCHEMA)
+    assert out["activity_id"].to_list() == ["a0", "a1", "a2"]
+    assert out["kind"].to_list() == ["strength", "run", "leg_strength"]
+    assert set(out["kind"]) <= set(KINDS)
+    empty = classify(acts().clear(), NO_SETS, NO_STEPS, CFG)
+    assert empty.height == 0 and empty.schema == pl.Schema(CLASSIFIED_SCHEMA)
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+def test_labels_override_and_keep_rules_reason() -> None:
+    cls = classify(acts({**STRENGTH}, {"sport": "running"}), NO_SETS, NO_STEPS, CFG)
+    labels = pl.DataFrame(
+        {
+            "athlete_id": ["me", "me"],
+            "activity_id": ["a0", "a0"],
+            "kind": ["strength", "leg_strength"],
+            "note": [None, "squats, watch missed them"],
+            "labelled_at": [datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)],
+        }
+    )
+    out = apply_labels(cls, labels)
+    first = out.row(0, named=True)
+    assert (first["kind"], first["region"], first["source"]) == ("leg_strength", "lower", "label")
+    assert first["reason"].startswith("labelled leg_strength by you on 2026-11-02 (rules said: ")
+    assert "squats, watch missed them" in first["reason"]
+    second = out.row(1, named=True)
+    assert (second["kind"], second["source"]) == ("run", "rules")
+
+
+def test_labels_with_unknown_kind_fail() -> None:
+    cls = classify(acts({**STRENGTH}), NO_SETS, NO_STEPS, CFG)
+    labels = pl.DataFrame(
+        {"activity_id": ["a0"], "kind": ["legs"], "note": [None], "labelled_at": [T0]}
+    )
+    with pytest.raises(ValueError, match="unknown kind"):
+        apply_labels(cls, labels)
+
+
+# --- the real corpus ----------------------------------------------------------------------------
+
+
+def _corpus_frames(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    parsing = pytest.importorskip("pipeline.parsing")
+    parsed = parsing.parse_fit(path.read_bytes())
+    with_id = pl.format("s{}", pl.col("session_index")).alias("activity_id")
+    sessions = parsed.sessions.with_columns(with_id)
+    sets = parsed.sets.with_columns(with_id)
+    steps = parsed.steps.join(sessions.select("activity_id"), how="cross")
+    return sessions, sets, steps
+
+
+def _corpus_file(corpus_dir: Path, fragment: str) -> Path:
+    found = sorted(corpus_dir.glob(f"*{fragment}*"))
+    assert len(found) == 1, fragment
+    return found[0]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("fragment", "expected", "score", "heavy"),
+    [
+        # indoor ride + strength with squat/deadlift/olympic_lift sets
+        ("20744294788_ACTIVITY", [("ride", None), ("leg_strength", "lower")], 15.0, True),
+        # mostly unknown + sit_up/triceps/row; one weighted lunge
+        ("20474406937_ACTIVITY", [("strength", "full")], 1.0, False),
+        # 2 squat + 1 lunge as first candidates, plus bench_press/lunge/squat (no exercise
+        # name): 4 lower-body sets -> leg_score 4.0 >= 4.0 and share 4/8 = 50% >= 40%
+        ("20748058539_ACTIVITY", [("leg_strength", "lower")], 4.0, True),
+        ("suunto-weight", [("strength", "unknown")], 0.0, False),
+        ("test__user_metrics.fit", [("strength", "unknown")], 0.0, False),
+        ("examples__failed.fit", [("other", None)], 0.0, False),  # Venu 3 yoga, 1 empty set
+    ],
+)
+def test_corpus_strength_files(
+    corpus_dir: Path,
+    fragment: str,
+    expected: list[tuple[str, str | None]],
+    score: float,
+    heavy: bool,
+) -> None:
+    sessions, sets, steps = _corpus_frames(_corpus_file(corpus_dir, fragment))
+    out = classify(sessions, sets, steps, CFG)
+    assert list(zip(out["kind"], out["region"], strict=True)) == expected, out["reason"].to_list()
+    last = out.row(out.height - 1, named=True)
+    assert last["leg_score"] == pytest.approx(score)
+    assert last["heavy"] is heavy
+
+
+@pytest.mark.corpus
+def test_corpus_borderline_reason(corpus_dir: Path) -> None:
+    sessions, sets, steps = _corpus_frames(_corpus_file(corpus_dir, "20748058539_ACTIVITY"))
+    reason = classify(sessions, sets, steps, CFG)["reason"][0]
+    assert "leg_score 4.0 >= 4.0" in reason
+    assert "1 by candidate majority" in reason
+    assert "6 set(s) unidentified" in reason
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+def test_corpus_every_activity_gets_a_kind(
+    corpus_dir: Path, corpus_manifest: list[dict[str, str]]
+) -> None:
+    parsing = pytest.importorskip("pipeline.parsing")
+    runs = 0
+    for entry in corpus_manifest:
+        if entry["category"] not in ("run_hr", "cycling", "swim", "other_sport"):
+            continue
+        parsed = parsing.parse_fit((corpus_dir / entry["file"]).read_bytes())
+        sessions = parsed.sessions.with_columns(
+            pl.format("s{}", pl.col("session_index")).alias("activity_id")
+        )
+        out = classify(sessions, NO_SETS, NO_STEPS, CFG)
+        assert out.height == sessions.height
+        want = {"run_hr": "run", "cycling": "ride", "swim": "swim", "other_sport": None}[
+            entry["category"]
+        ]
+        if want is not None:
+            assert want in out["kind"].to_list(), (entry["file"], out["reason"].to_list())
+        runs += out["kind"].to_list().count("run")
+    assert runs >= 17
