@@ -17,7 +17,9 @@ from pipeline.config import Settings, load_settings
 from pipeline.errors import is_retryable
 
 
-def resolve_settings(config: str | None = None, db: str | None = None, athlete: str | None = None) -> Settings:
+def resolve_settings(
+    config: str | None = None, db: str | None = None, athlete: str | None = None
+) -> Settings:
     return load_settings(
         env=os.environ,
         cwd=Path.cwd(),

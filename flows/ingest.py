@@ -31,10 +31,19 @@ def ingest_batch(
     summary = ingest_files(
         settings.db_path, [(Path(p), a) for p, a in items], now=now_utc(), workers=workers
     )
-    return {"counts": summary.counts(), "reasons": summary.reasons(), "outcomes": [o.__dict__ for o in summary.outcomes]}
+    return {
+        "counts": summary.counts(),
+        "reasons": summary.reasons(),
+        "outcomes": [o.__dict__ for o in summary.outcomes],
+    }
 
 
-@task(name="refresh-analysis", retries=3, retry_delay_seconds=[5, 15, 60], retry_condition_fn=retry_if_transient)
+@task(
+    name="refresh-analysis",
+    retries=3,
+    retry_delay_seconds=[5, 15, 60],
+    retry_condition_fn=retry_if_transient,
+)
 def refresh(settings: Settings) -> dict[str, Any]:
     return analysis.refresh_store(settings, now=now_utc())
 
@@ -62,7 +71,13 @@ def ingest_flow(
             totals[k] = totals.get(k, 0) + v
         for o in result["outcomes"]:
             if o["status"] in ("partial", "quarantined"):
-                log.warning("%s: %s (%s) %s", Path(o["path"]).name, o["status"], o["reason_code"], o["message"])
+                log.warning(
+                    "%s: %s (%s) %s",
+                    Path(o["path"]).name,
+                    o["status"],
+                    o["reason_code"],
+                    o["message"],
+                )
     if totals["stored"] or totals["partial"]:
         refresh(settings)
     log.info("ingest done: %s; %d non-FIT file(s) skipped", totals, len(skipped))

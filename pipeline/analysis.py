@@ -52,7 +52,11 @@ def _in(ids: list[str]) -> str:
 
 
 def load_activities(
-    store: st.Store, athlete_id: str, *, since: datetime | None = None, until: datetime | None = None,
+    store: st.Store,
+    athlete_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
     ids: list[str] | None = None,
 ) -> pl.DataFrame:
     sql = "SELECT * FROM activities WHERE athlete_id = ?"
@@ -70,7 +74,9 @@ def load_activities(
     return store.frame(sql + " ORDER BY start_utc", params)
 
 
-def _by_ids(store: st.Store, table: str, athlete_id: str, ids: list[str], order: str) -> pl.DataFrame:
+def _by_ids(
+    store: st.Store, table: str, athlete_id: str, ids: list[str], order: str
+) -> pl.DataFrame:
     params: list[Any] = [athlete_id] + ([ids] if ids else [])
     return store.frame(
         f"SELECT * FROM {table} WHERE athlete_id = ? AND activity_id IN {_in(ids)} ORDER BY {order}",
@@ -97,7 +103,9 @@ def observed_max_hr(store: st.Store, athlete_id: str, as_of: datetime) -> int | 
     return int(value) if value is not None else None
 
 
-def _profile(store: st.Store, athlete_id: str, athlete: AthleteSettings, now: datetime) -> mt.HrProfile:
+def _profile(
+    store: st.Store, athlete_id: str, athlete: AthleteSettings, now: datetime
+) -> mt.HrProfile:
     observed = None if athlete.max_hr else observed_max_hr(store, athlete_id, now)
     return mt.resolve_hr_profile(athlete, observed, now.date())
 
@@ -142,8 +150,12 @@ def refresh(
     athlete = settings.athlete(athlete_id)
     profile = _profile(store, athlete_id, athlete, now)
     if full:
-        todo = [r[0] for r in store.rows(
-            "SELECT activity_id FROM activities WHERE athlete_id = ?", [athlete_id])]
+        todo = [
+            r[0]
+            for r in store.rows(
+                "SELECT activity_id FROM activities WHERE athlete_id = ?", [athlete_id]
+            )
+        ]
     else:
         todo = [
             r[0]
@@ -169,7 +181,8 @@ def refresh(
         hr = _by_ids(store, "hr_samples", athlete_id, todo, "activity_id, ts")
         metrics = mt.session_metrics(acts, kinds, hr, profile, athlete.intensity)
         metrics = metrics.with_columns(
-            pl.lit(profile.resting_hr).alias("resting_hr_used"), pl.lit(profile.lthr).alias("lthr_used")
+            pl.lit(profile.resting_hr).alias("resting_hr_used"),
+            pl.lit(profile.lthr).alias("lthr_used"),
         )
         _replace(store, "session_metrics", athlete_id, metrics, now)
         since = acts["start_utc"].min()
@@ -215,24 +228,33 @@ def _refresh_flags(
     flags = rc.recovery_flags(sessions, athlete.recovery, days)
     flags = flags.filter(pl.col("run_start_utc") >= since)
     store.con.execute(
-        "DELETE FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ?", [athlete_id, since]
+        "DELETE FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ?",
+        [athlete_id, since],
     )
     if flags.height:
         cols = [r[0] for r in store.rows("SELECT column_name FROM (DESCRIBE recovery_flags)")]
-        out = flags.with_columns(pl.lit(athlete_id).alias("athlete_id"), pl.lit(now).alias("computed_utc"))
+        out = flags.with_columns(
+            pl.lit(athlete_id).alias("athlete_id"), pl.lit(now).alias("computed_utc")
+        )
         store.insert_frame("recovery_flags", out.select([c for c in cols if c in out.columns]))
     return flags.height
 
 
 def refresh_store(
-    settings: Settings, *, now: datetime, on_wait: st.WaitCallback | None = None, full: bool = False,
+    settings: Settings,
+    *,
+    now: datetime,
+    on_wait: st.WaitCallback | None = None,
+    full: bool = False,
     athletes: list[str] | None = None,
 ) -> dict[str, Any]:
     """Open the store as writer and refresh every athlete that has activities."""
     out: dict[str, Any] = {}
     with st.open_store(settings.db_path, timeout_s=600, on_wait=on_wait) as store:
         store.migrate(now)
-        present = [r[0] for r in store.rows("SELECT DISTINCT athlete_id FROM activities ORDER BY 1")]
+        present = [
+            r[0] for r in store.rows("SELECT DISTINCT athlete_id FROM activities ORDER BY 1")
+        ]
         for athlete_id in athletes or present:
             if athlete_id not in settings.athletes:
                 continue  # activities of an athlete no longer configured stay as they are
@@ -252,7 +274,12 @@ def local_day_bounds(day: date, athlete: AthleteSettings) -> tuple[datetime, dat
 
 
 def daily_report(
-    store: st.Store, settings: Settings, athlete_id: str, day: date, *, generated_at: datetime,
+    store: st.Store,
+    settings: Settings,
+    athlete_id: str,
+    day: date,
+    *,
+    generated_at: datetime,
     quarantined: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, pl.DataFrame], pl.DataFrame]:
     """The report of one local day, plus the HR traces of its flagged runs and a 4-week timeline."""
@@ -295,7 +322,9 @@ def daily_report(
     if flagged:
         hr = _by_ids(store, "hr_samples", athlete_id, flagged, "activity_id, ts")
         for aid in flagged:
-            traces[aid] = hr.filter((pl.col("activity_id") == aid) & (pl.col("source") == "record")).select("ts", "bpm")
+            traces[aid] = hr.filter(
+                (pl.col("activity_id") == aid) & (pl.col("source") == "record")
+            ).select("ts", "bpm")
     timeline_from = end - timedelta(days=28)
     timeline = sessions.filter(pl.col("start_utc") >= timeline_from)
     tl_flags = store.frame(

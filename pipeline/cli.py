@@ -119,7 +119,9 @@ def _run_ingest(
 ) -> IngestSummary:
     n_workers = workers or default_workers()
     if not show or len(items) < 5:
-        return ingest_files(cfg.db_path, items, now=now_utc(), workers=n_workers, on_wait=_wait_message)
+        return ingest_files(
+            cfg.db_path, items, now=now_utc(), workers=n_workers, on_wait=_wait_message
+        )
     with Progress(
         TextColumn("[bold]ingest[/bold]"),
         BarColumn(),
@@ -140,7 +142,12 @@ def _run_ingest(
                 bar.update(task, rate=f"{t.completed / t.elapsed:.1f} files/s")
 
         return ingest_files(
-            cfg.db_path, items, now=now_utc(), workers=n_workers, progress=tick, on_wait=_wait_message
+            cfg.db_path,
+            items,
+            now=now_utc(),
+            workers=n_workers,
+            progress=tick,
+            on_wait=_wait_message,
         )
 
 
@@ -195,7 +202,9 @@ def query(
         raise typer.Exit(2)
     try:
         cfg = settings()
-        with st.open_store(cfg.db_path, read_only=True, timeout_s=timeout, on_wait=_wait_message) as s:
+        with st.open_store(
+            cfg.db_path, read_only=True, timeout_s=timeout, on_wait=_wait_message
+        ) as s:
             columns, rows = s.user_query(sql)
     except LegdayError as exc:
         _fail(exc)

@@ -22,15 +22,17 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from pipeline.errors import StorageError
+from pipeline.errors import StorageError, StoreUnavailable
 from pipeline.parsing import PARSER_VERSION, parse_fit
 from pipeline.schemas import ParsedFile
 from pipeline.storage import store as st
@@ -97,7 +99,9 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
         if p.is_dir():
             root = p.resolve()
             for sub in sorted(p.rglob("*")):
-                if not sub.is_file() or any(part.startswith(".") for part in sub.relative_to(p).parts):
+                if not sub.is_file() or any(
+                    part.startswith(".") for part in sub.relative_to(p).parts
+                ):
                     continue
                 if sub.is_symlink() and not sub.resolve().is_relative_to(root):
                     skipped.append(sub)
@@ -212,7 +216,9 @@ def write_parsed(
                 # A damaged copy keeps its own outcome (partial, with its reason) so the damage
                 # is not hidden; an intact copy is a plain duplicate.
                 if parsed.status == "partial":
-                    row.update(duplicate_of=first[0], message=f"{row['message']} Also, {same_text}.")
+                    row.update(
+                        duplicate_of=first[0], message=f"{row['message']} Also, {same_text}."
+                    )
                 else:
                     row.update(
                         status="duplicate",
@@ -222,13 +228,20 @@ def write_parsed(
                     )
                 st.insert_file_row(store, row)
                 return FileOutcome(
-                    path, athlete_id, sha256, row["status"], row["reason_code"], row["message"],
+                    path,
+                    athlete_id,
+                    sha256,
+                    row["status"],
+                    row["reason_code"],
+                    row["message"],
                     duplicate_of=first[0],
                 )
             for old_sha, _status, _name in same:  # only partial copies remain here
                 st.supersede_file(store, athlete_id, old_sha, sha256, name)
         key = identity or f"sha256:{sha256}"
-        ids = {int(i): activity_id(athlete_id, key, int(i)) for i in parsed.sessions["session_index"]}
+        ids = {
+            int(i): activity_id(athlete_id, key, int(i)) for i in parsed.sessions["session_index"]
+        }
         row["n_activities"] = len(ids)
         st.insert_file_row(store, row)
         if ids:
@@ -266,35 +279,212 @@ def _stored_message(parsed: ParsedFile, n: int) -> str:
     return f"stored {n} session(s): {sports}"
 
 
-def _iter_parsed(
+ParseResult = tuple[str | None, int, ParsedFile | None, str | None]
+
+
+def parse_timeout_s(size: int) -> float:
+    """Time one file may take to parse before its worker is stopped (fitparse decodes ~1 MB/4 s)."""
+    return 60.0 + 30.0 * size / 1_000_000
+
+
+def _crashed(path: str, why: str) -> ParseResult:
+    return None, 0, None, why
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    # Not fork: the parent may hold DuckDB and Prefect threads, which fork does not copy safely.
+    ctx = get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once, killing workers that hang (shutdown alone would wait for them)."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    for proc in procs:
+        proc.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _isolated(path: str, now: datetime) -> ParseResult:
+    """Parse one file alone in a fresh process, so a crash or hang is pinned on that file."""
+    pool = _pool(1)
+    try:
+        size = Path(path).stat().st_size if Path(path).exists() else 0
+        return pool.submit(_parse_path, path, now).result(timeout=parse_timeout_s(size))
+    except FuturesTimeout:
+        return _crashed(path, f"the parser did not finish within {parse_timeout_s(size):.0f} s")
+    except Exception as exc:  # BrokenProcessPool: the interpreter died on this file
+        return _crashed(path, f"the parser process died on this file ({type(exc).__name__})")
+    finally:
+        _stop(pool)
+
+
+def iter_parsed(
     jobs: Sequence[str], now: datetime, workers: int
-) -> Iterator[tuple[str, tuple[str | None, int, ParsedFile | None, str | None]]]:
+) -> Iterator[tuple[str, ParseResult]]:
     """Parse files, yielding results in input order whatever order the workers finish in.
 
     Input order makes the outcome deterministic (which of two copies of an activity is stored
     and which is the duplicate) however the work is split. At most two jobs per worker are in
-    flight, which bounds memory by the largest files rather than by the history.
+    flight, which bounds memory by the largest files rather than by the history. A file that
+    hangs or kills its worker is retried alone and then given up with a reason; the others go on.
     """
     if workers <= 1 or len(jobs) <= 1:
         for path in jobs:
             yield path, _parse_path(path, now)
         return
-    methods = multiprocessing.get_all_start_methods()
-    # Not fork: the parent may hold DuckDB and Prefect threads, which fork does not copy safely.
-    ctx = get_context("forkserver" if "forkserver" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = _pool(workers)
+    try:
         in_flight: deque[tuple[str, Future[Any]]] = deque()
         queue = iter(jobs)
-        for path in queue:
+
+        def submit(path: str) -> None:
             in_flight.append((path, pool.submit(_parse_path, path, now)))
+
+        for path in queue:
+            submit(path)
             if len(in_flight) >= 2 * workers:
                 break
         while in_flight:
             path, fut = in_flight.popleft()
-            yield path, fut.result()
+            try:
+                size = Path(path).stat().st_size if Path(path).exists() else 0
+                result = fut.result(timeout=parse_timeout_s(size))
+            except Exception:  # hang or dead worker: the pool is unusable, find the culprit
+                _stop(pool)
+                pending = [path] + [p for p, _f in in_flight]
+                in_flight.clear()
+                pool = _pool(workers)
+                for p in pending:
+                    yield p, _isolated(p, now)
+                for nxt in islice(queue, 2 * workers):
+                    submit(nxt)
+                continue
+            yield path, result
             nxt = next(queue, None)
             if nxt is not None:
-                in_flight.append((nxt, pool.submit(_parse_path, nxt, now)))
+                submit(nxt)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class Plan:
+    """What an ingest has to parse, and the outcomes decided without parsing."""
+
+    to_parse: list[tuple[str, str]]  # (path, athlete_id), in input order
+    decided: list[FileOutcome]
+
+
+def plan_ingest(
+    db_path: Path,
+    items: Sequence[tuple[Path, str]],
+    *,
+    now: datetime,
+    on_wait: st.WaitCallback | None = None,
+    lock_timeout_s: float = 600.0,
+) -> Plan:
+    """Hash the files and sort out those the store already has (recorded as sightings)."""
+    decided: list[FileOutcome] = []
+    hashed: list[tuple[str, str, str]] = []  # path, athlete, sha
+    for path, athlete in items:
+        data, err = _read(Path(path))
+        if data is None:
+            decided.append(FileOutcome(str(path), athlete, None, "quarantined", "unreadable", err))
+            continue
+        hashed.append((str(path), athlete, hashlib.sha256(data).hexdigest()))
+        del data
+    to_parse: list[tuple[str, str]] = []
+    with st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait) as store:
+        store.migrate(now)
+        by_athlete: dict[str, list[str]] = {}
+        for _p, a, sha in hashed:
+            by_athlete.setdefault(a, []).append(sha)
+        known = {a: st.known_files(store, a, shas) for a, shas in by_athlete.items()}
+        seen_now: dict[tuple[str, str], str] = {}
+        with store.transaction():
+            for path, athlete, sha in hashed:
+                if sha in known[athlete] or (athlete, sha) in seen_now:
+                    status, name = known[athlete].get(
+                        sha, ("in this run", Path(seen_now.get((athlete, sha), path)).name)
+                    )
+                    st.record_sighting(store, athlete, sha, path, now)
+                    decided.append(
+                        FileOutcome(
+                            path,
+                            athlete,
+                            sha,
+                            "duplicate",
+                            "same_bytes",
+                            f"Identical to {name}, already ingested ({status}); nothing new was added.",
+                            already_known=True,
+                        )
+                    )
+                    continue
+                seen_now[(athlete, sha)] = path
+                to_parse.append((path, athlete))
+    return Plan(to_parse, decided)
+
+
+def write_results(
+    db_path: Path,
+    results: Iterable[tuple[str, str, ParseResult]],
+    *,
+    now: datetime,
+    on_done: Callable[[FileOutcome], None],
+    on_wait: st.WaitCallback | None = None,
+    batch_seconds: float = 2.0,
+    lock_timeout_s: float = 600.0,
+) -> None:
+    """The single writer: store parsed files, each in one transaction, in short sessions."""
+    store_ctx: Any = None
+    store_obj: st.Store | None = None
+    opened_at = 0.0
+    try:
+        for path, athlete, (sha, size, parsed, err) in results:
+            if parsed is None or sha is None:
+                code = "unreadable" if err and err.startswith("cannot read") else "parser_crash"
+                on_done(FileOutcome(path, athlete, sha, "quarantined", code, err))
+                continue
+            if store_obj is None:
+                store_ctx = st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait)
+                store_obj = store_ctx.__enter__()
+                opened_at = time.monotonic()
+            try:
+                outcome = write_parsed(
+                    store_obj,
+                    athlete_id=athlete,
+                    path=path,
+                    sha256=sha,
+                    size=size,
+                    parsed=parsed,
+                    now=now,
+                )
+            except StorageError:
+                raise
+            except Exception as exc:  # a store error for one file must not lose the others
+                if st.is_storage_full(exc):
+                    raise StoreUnavailable(
+                        f"the disk holding the store is full ({exc}); free space and run again: "
+                        "nothing was lost and the inbox is untouched"
+                    ) from exc
+                outcome = FileOutcome(
+                    path,
+                    athlete,
+                    sha,
+                    "quarantined",
+                    "store_error",
+                    f"The file decoded but could not be stored ({exc}); please report this.",
+                )
+            on_done(outcome)
+            if time.monotonic() - opened_at > batch_seconds:
+                # Close between batches so waiting readers get the file.
+                store_ctx.__exit__(None, None, None)
+                store_obj, store_ctx = None, None
+    finally:
+        if store_ctx is not None:
+            store_ctx.__exit__(None, None, None)
 
 
 def ingest_files(
@@ -320,76 +510,23 @@ def ingest_files(
         if progress is not None:
             progress(outcome)
 
-    hashed: list[tuple[str, str, str, int]] = []  # path, athlete, sha, size
-    for path, athlete in items:
-        data, err = _read(Path(path))
-        if data is None:
-            done(FileOutcome(str(path), athlete, None, "quarantined", "unreadable", err))
-            continue
-        hashed.append((str(path), athlete, hashlib.sha256(data).hexdigest(), len(data)))
-        del data
-
-    to_parse: list[str] = []
-    athlete_of: dict[str, str] = {}
-    with st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait) as store:
-        store.migrate(now)
-        by_athlete: dict[str, list[str]] = {}
-        for _p, a, sha, _n in hashed:
-            by_athlete.setdefault(a, []).append(sha)
-        known = {a: st.known_files(store, a, shas) for a, shas in by_athlete.items()}
-        seen_now: set[tuple[str, str]] = set()
-        with store.transaction():
-            for path, athlete, sha, _size in hashed:
-                if sha in known[athlete] or (athlete, sha) in seen_now:
-                    first = known[athlete].get(sha, ("", Path(path).name))
-                    st.record_sighting(store, athlete, sha, path, now)
-                    done(
-                        FileOutcome(
-                            path, athlete, sha, "duplicate", "same_bytes",
-                            f"identical to {first[1]}, already ingested ({first[0] or 'this run'})",
-                            already_known=True,
-                        )
-                    )
-                    continue
-                seen_now.add((athlete, sha))
-                to_parse.append(path)
-                athlete_of[path] = athlete
-
-    store_ctx: Any = None
-    store_obj: st.Store | None = None
-    opened_at = 0.0
-    try:
-        for path, (sha, size, parsed, err) in _iter_parsed(to_parse, now, workers):
-            athlete = athlete_of[path]
-            if parsed is None or sha is None:
-                done(FileOutcome(path, athlete, None, "quarantined", "unreadable", err))
-                continue
-            if store_obj is None:
-                store_ctx = st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait)
-                store_obj = store_ctx.__enter__()
-                opened_at = time.monotonic()
-            try:
-                outcome = write_parsed(
-                    store_obj, athlete_id=athlete, path=path, sha256=sha, size=size,
-                    parsed=parsed, now=now,
-                )
-            except StorageError:
-                raise
-            except Exception as exc:  # a store error for one file must not lose the others
-                if st.is_storage_full(exc):
-                    raise StorageError(f"the disk holding the store is full: {exc}") from exc
-                outcome = FileOutcome(
-                    path, athlete, sha, "quarantined", "store_error",
-                    f"the file decoded but could not be stored ({exc}); please report this",
-                )
-            done(outcome)
-            if time.monotonic() - opened_at > batch_seconds:
-                # Close between batches so waiting readers get the file.
-                store_ctx.__exit__(None, None, None)
-                store_obj, store_ctx = None, None
-    finally:
-        if store_ctx is not None:
-            store_ctx.__exit__(None, None, None)
+    plan = plan_ingest(db_path, items, now=now, on_wait=on_wait, lock_timeout_s=lock_timeout_s)
+    for outcome in plan.decided:
+        done(outcome)
+    athlete_of = dict(plan.to_parse)
+    parsed = (
+        (path, athlete_of[path], result)
+        for path, result in iter_parsed([p for p, _a in plan.to_parse], now, workers)
+    )
+    write_results(
+        db_path,
+        parsed,
+        now=now,
+        on_done=done,
+        on_wait=on_wait,
+        batch_seconds=batch_seconds,
+        lock_timeout_s=lock_timeout_s,
+    )
     summary.seconds = time.monotonic() - started
     return summary
 

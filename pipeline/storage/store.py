@@ -175,7 +175,8 @@ class Store:
                     )
                 self.con.execute(mig.sql)
                 self.con.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [mig.version, mig.name, now_utc]
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    [mig.version, mig.name, now_utc],
                 )
             applied.append(mig.version)
         return applied
@@ -302,7 +303,9 @@ def insert_file_row(store: Store, row: dict[str, Any]) -> None:
     )
 
 
-def supersede_file(store: Store, athlete_id: str, old_sha: str, new_sha: str, new_name: str) -> None:
+def supersede_file(
+    store: Store, athlete_id: str, old_sha: str, new_sha: str, new_name: str
+) -> None:
     """Drop the rows of a partial file whose complete copy has arrived; keep its files row."""
     ids = [
         r[0]
@@ -340,5 +343,7 @@ def store_counts(store: Store) -> dict[str, Any]:
         t: int(store.scalar(f"SELECT count(*) FROM {t}"))
         for t in ("files", "activities", "laps", "hr_samples", "strength_sets", "workout_steps")
     }
-    span = store.rows("SELECT athlete_id, min(start_utc), max(start_utc), count(*) FROM activities GROUP BY ALL ORDER BY ALL")
+    span = store.rows(
+        "SELECT athlete_id, min(start_utc), max(start_utc), count(*) FROM activities GROUP BY ALL ORDER BY ALL"
+    )
     return {"files_by_status": by_status, "relations": relations, "activity_span": span}
