@@ -357,7 +357,7 @@ PLAN: tuple[Activity, ...] = (
         exercises=UPPER_B,
         rpe=6,
         note="Upper body with 3 sets of back extensions (a lower-body accessory): still not a "
-        "leg day (weighted lower-body score 2.4 < 4, share 3/19).",
+        "leg day (weighted lower-body score 2.4 < 4, share 3 of 20 active sets).",
     ),
     Activity(
         "run-hills",
