@@ -1,0 +1,443 @@
+"""The daily report as one self-contained HTML page: inline CSS, plots as inline SVG.
+
+The page needs no network and no other file: styles are inline, plots are drawn with
+matplotlib's Agg/SVG backends and embedded as ``<svg>`` elements, and every piece of text from
+the data is escaped with ``html.escape``. Plots: the heart-rate trace of each flagged run over
+the zone bands of the zone model used, and a four-week timeline of sessions by kind with flags
+drawn from the leg session to the run. This is the only module that imports matplotlib. Pure:
+the caller decides where the page is written.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+import polars as pl
+
+from pipeline.report import (
+    LOAD_LABEL,
+    headline,
+    legs_sentence,
+    parse_stamp,
+    report_tz,
+    when,
+)
+
+SEVERITY_COLOURS = {"alert": "#c62828", "warning": "#e65100", "info": "#1565c0"}
+INTENSITY_COLOURS = {
+    "easy": "#2e7d32",
+    "moderate": "#f9a825",
+    "hard": "#c62828",
+    "unknown": "#9e9e9e",
+}
+ZONE_COLOURS = ("#eceff1", "#bbdefb", "#c8e6c9", "#ffe0b2", "#ffcdd2")
+KIND_ORDER = ("run", "leg_strength", "strength", "ride", "swim", "other")
+KIND_LABELS = {
+    "run": "Run",
+    "leg_strength": "Leg strength",
+    "strength": "Other strength",
+    "ride": "Ride",
+    "swim": "Swim",
+    "other": "Other",
+}
+LEG_COLOURS = {True: "#6a1b9a", False: "#ba68c8"}
+OTHER_COLOUR = "#78909c"
+TIMELINE_DAYS = 28
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+  font-size: 16px; line-height: 1.45; color: #212121; background: #fafafa; margin: 0; }
+main { max-width: 1100px; margin: 0 auto; padding: 24px 28px 48px; }
+h1 { font-size: 1.7em; margin: 0 0 4px; }
+h2 { font-size: 1.25em; margin: 32px 0 10px; border-bottom: 2px solid #e0e0e0;
+  padding-bottom: 4px; }
+.meta { color: #555; margin: 0 0 16px; }
+.headline { font-size: 1.15em; font-weight: 600; margin: 12px 0; }
+.flag { background: #fff; border-left: 8px solid #999; border-radius: 4px; padding: 12px 16px;
+  margin: 10px 0; box-shadow: 0 1px 2px rgba(0,0,0,.12); }
+.flag p { margin: 6px 0 0; font-size: 1.05em; }
+.badge { display: inline-block; color: #fff; font-weight: 700; font-size: .85em;
+  padding: 2px 10px; border-radius: 12px; letter-spacing: .03em; }
+.rule { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .9em; color: #444;
+  margin-left: 8px; }
+.ok { background: #e8f5e9; border-left-color: #2e7d32; }
+.card { background: #fff; border-radius: 4px; padding: 12px 16px; margin: 10px 0;
+  box-shadow: 0 1px 2px rgba(0,0,0,.12); }
+table { border-collapse: collapse; width: 100%; background: #fff; font-size: .95em; }
+th, td { padding: 6px 8px; border-bottom: 1px solid #e0e0e0; text-align: left;
+  vertical-align: top; }
+th { background: #f0f0f0; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.plot { background: #fff; margin: 10px 0; padding: 8px; border-radius: 4px;
+  box-shadow: 0 1px 2px rgba(0,0,0,.12); }
+.plot svg { width: 100%; height: auto; display: block; }
+.note { color: #555; font-size: .92em; }
+footer { color: #777; font-size: .85em; margin-top: 40px; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _fmt(value: float | int | None, spec: str = ".1f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _svg(fig: Any) -> str:
+    """The figure as an inline ``<svg>`` element (no XML prolog, no external references)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _x(ts: datetime, tz: tzinfo) -> float:
+    """Matplotlib date number of the local wall-clock time (the axis is labelled in local days)."""
+    import matplotlib.dates as mdates
+
+    return float(mdates.date2num(ts.astimezone(tz).replace(tzinfo=None)))
+
+
+def _hr_plot(flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, Any]) -> str:
+    import matplotlib.pyplot as plt
+
+    tz = report_tz(report)
+    zones = report["hr_profile"]["zones"]
+    start = parse_stamp(flag["run_start"], tz)
+    assert start is not None
+    t = trace.sort("ts")
+    minutes = [(ts - start).total_seconds() / 60 for ts in t["ts"].to_list()]
+    bpm = t["bpm"].to_list()
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    low = min([*bpm, zones[1]["low_bpm"]]) - 8
+    high = max([*bpm, zones[4]["high_bpm"]]) + 4
+    span = max(minutes) if minutes else 1.0
+    for i, z in enumerate(zones):
+        lo = low if i == 0 else z["low_bpm"]
+        hi = high if i == 4 else z["high_bpm"]
+        ax.axhspan(lo, hi, color=ZONE_COLOURS[i], zorder=0, lw=0)
+        mid = (max(lo, low) + min(hi, high)) / 2
+        ax.text(
+            1.01,
+            mid,
+            f"{z['zone']} {z['low_bpm']}–{z['high_bpm']}",
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=10,
+            color="#37474f",
+        )
+    ax.plot(minutes, bpm, color="#263238", lw=1.4, zorder=3)
+    ax.set_xlim(0, span)
+    ax.set_ylim(low, high)
+    ax.set_xlabel(f"Minutes since start ({start:%H:%M} {start:%Z})")
+    ax.set_ylabel("Heart rate (bpm)")
+    sev = flag["severity"]
+    ax.set_title(
+        f"{flag['run_name']} — {sev.upper()}: {flag['hours_between']:.1f} h after leg session "
+        f"({report['hr_profile']['zone_model']} zones, HR max {report['hr_profile']['max_hr']})",
+        loc="left",
+        fontsize=12,
+        color=SEVERITY_COLOURS.get(sev, "#212121"),
+    )
+    ax.grid(axis="x", color="white", lw=0.8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.subplots_adjust(right=0.86)
+    return _svg(fig)
+
+
+def _timeline_plot(
+    report: Mapping[str, Any], timeline: pl.DataFrame, flags: Sequence[Mapping[str, Any]]
+) -> str:
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    tz = report_tz(report)
+    day_start = parse_stamp(report["day"]["start"], tz)
+    day_end = parse_stamp(report["day"]["end"], tz)
+    assert day_start is not None and day_end is not None
+    window_start = day_end - timedelta(days=TIMELINE_DAYS)
+    rows = [
+        r
+        for r in timeline.sort(["start_utc", "activity_id"]).to_dicts()
+        if window_start <= r["start_utc"] < day_end
+    ]
+    kinds = [
+        k for k in KIND_ORDER if k in ("run", "leg_strength") or any(r["kind"] == k for r in rows)
+    ]
+    kinds += sorted({str(r["kind"]) for r in rows} - set(kinds))
+    y_of = {k: len(kinds) - 1 - i for i, k in enumerate(kinds)}
+    pos: dict[str, tuple[float, int]] = {}
+
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.75 * len(kinds)))
+    ax.axvspan(_x(day_start, tz), _x(day_end, tz), color="#fff59d", alpha=0.6, lw=0)
+    for r in rows:
+        kind = str(r["kind"])
+        x = _x(r["start_utc"], tz)
+        y = y_of[kind]
+        if kind == "run":
+            colour = INTENSITY_COLOURS.get(str(r.get("intensity")), INTENSITY_COLOURS["unknown"])
+            ax.scatter([x], [y], s=110, color=colour, edgecolor="white", zorder=4, marker="o")
+        elif kind == "leg_strength":
+            colour = LEG_COLOURS[bool(r.get("heavy"))]
+            ax.scatter([x], [y], s=150, color=colour, edgecolor="white", zorder=4, marker="s")
+        else:
+            ax.scatter([x], [y], s=80, color=OTHER_COLOUR, edgecolor="white", zorder=4, marker="D")
+        pos[str(r["activity_id"])] = (x, y)
+    for f in flags:
+        colour = SEVERITY_COLOURS.get(str(f["severity"]), "#000")
+        run_at = pos.get(str(f["run_activity_id"]))
+        leg_end = _x(f["leg_end_utc"], tz)
+        if run_at is None:
+            continue
+        ax.plot(
+            [leg_end, run_at[0]], [y_of["leg_strength"], run_at[1]], color=colour, lw=2.2, zorder=3
+        )
+        ax.scatter(
+            [run_at[0]], [run_at[1]], s=330, facecolor="none", edgecolor=colour, lw=2.4, zorder=5
+        )
+    ax.set_yticks([y_of[k] for k in kinds], [KIND_LABELS.get(k, k) for k in kinds], fontsize=12)
+    ax.set_ylim(-0.7, len(kinds) - 0.3)
+    ax.set_xlim(_x(window_start, tz), _x(day_end, tz))
+    ax.xaxis.set_major_locator(mdates.WeekdayLocator(byweekday=mdates.MO))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))
+    ax.xaxis.set_minor_locator(mdates.DayLocator())
+    ax.tick_params(axis="x", labelsize=11)
+    ax.grid(axis="x", which="minor", color="#eeeeee", lw=0.8)
+    ax.grid(axis="x", which="major", color="#bdbdbd", lw=1.0)
+    ax.set_xlabel(f"Local date ({tz.key}); the report day is shaded yellow")
+    ax.set_title(f"Last {TIMELINE_DAYS} days", loc="left", fontsize=13)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+    def dot(colour: str, label: str, marker: str = "o") -> Line2D:
+        return Line2D(
+            [],
+            [],
+            marker=marker,
+            ls="",
+            color=colour,
+            markersize=10,
+            markeredgecolor="white",
+            label=label,
+        )
+
+    handles = [
+        dot(INTENSITY_COLOURS["easy"], "Run: easy"),
+        dot(INTENSITY_COLOURS["moderate"], "Run: moderate"),
+        dot(INTENSITY_COLOURS["hard"], "Run: hard"),
+        dot(INTENSITY_COLOURS["unknown"], "Run: unknown"),
+        dot(LEG_COLOURS[True], "Leg session: heavy", "s"),
+        dot(LEG_COLOURS[False], "Leg session", "s"),
+        dot(OTHER_COLOUR, "Other session", "D"),
+        *(Line2D([], [], color=c, lw=2.5, label=f"Flag: {s}") for s, c in SEVERITY_COLOURS.items()),
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.28 - 0.02 * (6 - len(kinds))),
+        ncol=5,
+        fontsize=10.5,
+        frameon=False,
+    )
+    return _svg(fig)
+
+
+def _flag_cards(report: Mapping[str, Any]) -> str:
+    if not report["flags"]:
+        return (
+            '<div class="flag ok"><span class="badge" style="background:#2e7d32">OK</span>'
+            "<p>No run this day started too soon after a leg session.</p></div>"
+        )
+    cards = []
+    for f in report["flags"]:
+        colour = SEVERITY_COLOURS.get(f["severity"], "#555")
+        cards.append(
+            f'<div class="flag" style="border-left-color:{colour}">'
+            f'<span class="badge" style="background:{colour}">{_e(f["severity"].upper())}</span>'
+            f'<span class="rule">{_e(f["rule"])} · evidence {_e(f["evidence"])}</span>'
+            f"<p>{_e(f['message'])}</p></div>"
+        )
+    return "\n".join(cards)
+
+
+def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
+    if not report["sessions"]:
+        return '<p class="note">No sessions this day.</p>'
+    head = (
+        "<tr><th>Start</th><th>Kind</th><th>Session</th><th>Intensity</th>"
+        '<th class="num">Duration</th><th class="num">Distance</th><th class="num">Avg HR</th>'
+        '<th class="num">TRIMP</th><th class="num">Z1–Z5 (min)</th><th>Why</th></tr>'
+    )
+    body = []
+    for s in report["sessions"]:
+        start = parse_stamp(s["start"], tz)
+        dur = s["duration_s"]
+        dist = s["distance_m"]
+        zones = " / ".join(f"{m:.0f}" for m in s["zone_minutes"]) if s["zone_minutes"] else "—"
+        label = s["intensity"] or ("heavy" if s["heavy"] else "—")
+        if s["flag_severity"]:
+            colour = SEVERITY_COLOURS.get(s["flag_severity"], "#555")
+            label += (
+                f' <span class="badge" style="background:{colour}">{_e(s["flag_severity"])}</span>'
+            )
+        why = "; ".join(
+            _e(x)
+            for x in (
+                s["intensity_reason"],
+                None if s["leg_score"] is None else f"leg score {s['leg_score']:.1f}",
+                s["classification_reason"],
+            )
+            if x
+        )
+        hm = "—" if dur is None else f"{int(dur // 3600)}:{round(dur % 3600 / 60):02d}"
+        km = "—" if dist is None else f"{dist / 1000:.2f} km"
+        body.append(
+            f"<tr><td>{start:%H:%M %Z}</td><td>{_e(s['kind'])}</td><td>{_e(s['name'])}</td>"
+            f"<td>{label}</td>"
+            f'<td class="num">{hm}</td><td class="num">{km}</td>'
+            f'<td class="num">{_fmt(s["avg_hr"], ".0f")}</td>'
+            f'<td class="num">{_fmt(s["trimp"])}</td>'
+            f'<td class="num">{zones}</td><td class="note">{why}</td></tr>'
+        )
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def _load_table(report: Mapping[str, Any]) -> str:
+    load = report["load_context"]
+    acwr = _fmt(load["acwr"], ".2f") + (f" ({_e(load['acwr_band'])})" if load["acwr_band"] else "")
+    cells = [
+        ("TRIMP 7 d", _fmt(load["trimp_7d"])),
+        ("TRIMP 28 d", _fmt(load["trimp_28d"])),
+        ("CTL (fitness)", _fmt(load["ctl"])),
+        ("ATL (fatigue)", _fmt(load["atl"])),
+        ("TSB (form)", _fmt(load["tsb"])),
+        ("ACWR 7:28", acwr),
+    ]
+    head = "".join(f'<th class="num">{_e(k)}</th>' for k, _ in cells)
+    row = "".join(f'<td class="num">{v}</td>' for _, v in cells)
+    method = f'<p class="note">Method: {_e(load["method"])}</p>' if load["method"] else ""
+    return (
+        f'<p class="note">{_e(LOAD_LABEL)}</p><table><tr>{head}</tr><tr>{row}</tr></table>{method}'
+    )
+
+
+def render_html(
+    report: Mapping[str, Any],
+    hr_traces: Mapping[str, pl.DataFrame],
+    timeline: pl.DataFrame,
+    *,
+    timeline_flags: pl.DataFrame | None = None,
+) -> str:
+    """The report as a self-contained HTML page.
+
+    ``hr_traces`` maps a run's activity_id to its samples (``ts`` UTC, ``bpm``); flagged runs
+    without samples get a note instead of a plot. ``timeline`` holds the sessions of the last
+    four weeks (``activity_id, kind, start_utc, intensity, heavy``); ``timeline_flags`` are
+    the ``recovery_flags`` rows to draw on it (default: the report's own flags).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tz = report_tz(report)
+    athlete = report["athlete"]
+    who = athlete["name"] or athlete["id"]
+    day = parse_stamp(report["day"]["start"], tz)
+    assert day is not None
+    dst = (
+        "" if report["day"]["hours"] == 24 else f" · {report['day']['hours']:g} h day (DST change)"
+    )
+
+    if timeline_flags is None:
+        tl_flags: list[dict[str, Any]] = [
+            {
+                "run_activity_id": f["run_activity_id"],
+                "severity": f["severity"],
+                "leg_end_utc": parse_stamp(f["leg_end"], tz),
+            }
+            for f in report["flags"]
+        ]
+    else:
+        tl_flags = timeline_flags.to_dicts()
+
+    plots: list[str] = []
+    # A fixed hash salt keeps the SVG ids, hence the page, identical run to run.
+    with plt.rc_context({"font.size": 12, "svg.hashsalt": "legday", "svg.fonttype": "path"}):
+        for f in report["flags"]:
+            trace = hr_traces.get(f["run_activity_id"])
+            if trace is None or trace.height == 0:
+                plots.append(
+                    f'<p class="note">{_e(f["run_name"])}: no heart-rate samples to plot.</p>'
+                )
+            else:
+                plots.append(f'<div class="plot">{_hr_plot(f, trace, report)}</div>')
+        timeline_svg = _timeline_plot(report, timeline, tl_flags)
+
+    hr = report["hr_profile"]
+    zones = " · ".join(f"{_e(z['zone'])} {z['low_bpm']}–{z['high_bpm']}" for z in hr["zones"])
+    quarantine = ""
+    if report["quarantined"]:
+        items = "".join(
+            f"<li><code>{_e(q.get('file') or q.get('path') or q.get('file_sha256') or 'file')}"
+            f"</code>: {_e(q.get('reason_code') or q.get('reason') or 'unknown')}"
+            + (f" — {_e(q['message'])}" if q.get("message") else "")
+            + "</li>"
+            for q in report["quarantined"]
+        )
+        quarantine = f"<h2>Quarantined files ({len(report['quarantined'])})</h2><ul>{items}</ul>"
+    legs = report["legs"]
+    legs_colour = "#e65100" if legs["status"] == "recovering" else "#2e7d32"
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Recovery report: {_e(who)}, {day:%a %d %b %Y}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<main>
+<h1>Recovery report: {_e(who)}, {day:%a %d %b %Y}</h1>
+<p class="meta">Athlete <code>{_e(athlete["id"])}</code> · {_e(athlete["timezone"])}{_e(dst)}
+ · generated {_e(when(report["generated_at"], tz))}</p>
+<p class="headline">{_e(headline(report))}</p>
+<section id="flags">
+{_flag_cards(report)}
+</section>
+<h2>Legs at the end of the day</h2>
+<div class="card">
+<span class="badge" style="background:{legs_colour}">{_e(legs["status"].upper())}</span>
+<p>{_e(legs_sentence(legs, tz))}</p></div>
+<h2>Heart rate of flagged runs</h2>
+{"".join(plots) if plots else '<p class="note">No flagged runs this day.</p>'}
+<h2>Last four weeks</h2>
+<div class="plot">{timeline_svg}</div>
+<h2>Sessions this day ({len(report["sessions"])})</h2>
+{_sessions_table(report, tz)}
+<h2>Load context (for context only)</h2>
+{_load_table(report)}
+<h2>Heart-rate profile</h2>
+<p>HR max <b>{hr["max_hr"]} bpm</b> (source: {_e(hr["max_hr_source"])}) · resting
+{hr["resting_hr"]} bpm ({_e(hr["resting_hr_source"])}) · LTHR {hr["lthr"]} bpm
+({_e(hr["lthr_source"])})</p>
+<p>Zones ({_e(hr["zone_model"])} model, bpm): {zones}</p>
+{quarantine}
+<footer>legday report schema {_e(report["schema_version"])}. Flags cite the evidence keys
+S1–S11 of the project's sport-science notes.</footer>
+</main>
+</body>
+</html>
+"""
+    return re.sub(r"[ \t]+\n", "\n", page)
