@@ -22,7 +22,7 @@ demo: install
 	@mkdir -p $(DEMO)
 	$(LEGDAY) ingest sample_data
 	$(LEGDAY) status
-	$(LEGDAY) demo-report --out $(DEMO)
+	$(LEGDAY) report --most-telling --out $(DEMO)/reports
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -20,6 +21,7 @@ from pipeline import classify as cl
 from pipeline import metrics as mt
 from pipeline import recovery as rc
 from pipeline import report as rp
+from pipeline import report_html
 from pipeline.config import AthleteSettings, Settings
 from pipeline.errors import ReportError
 from pipeline.storage import store as st
@@ -144,12 +146,24 @@ def _replace(store: st.Store, table: str, athlete_id: str, df: pl.DataFrame, now
 
 
 def refresh(
-    store: st.Store, settings: Settings, athlete_id: str, *, now: datetime, full: bool = False
+    store: st.Store,
+    settings: Settings,
+    athlete_id: str,
+    *,
+    now: datetime,
+    full: bool = False,
+    only: list[str] | None = None,
 ) -> RefreshResult:
-    """Bring classifications, metrics and flags of one athlete up to date."""
+    """Bring classifications, metrics and flags of one athlete up to date.
+
+    By default only activities without derived rows, or measured with another HR profile, are
+    recomputed; ``only`` forces a list of activities, ``full`` forces all.
+    """
     athlete = settings.athlete(athlete_id)
     profile = _profile(store, athlete_id, athlete, now)
-    if full:
+    if only is not None:
+        todo = list(only)
+    elif full:
         todo = [
             r[0]
             for r in store.rows(
@@ -225,7 +239,7 @@ def _refresh_flags(
     days = athlete.classification.unaccustomed_days
     lookback = since - timedelta(hours=MAX_WINDOW_H) - timedelta(days=days + 1)
     sessions = session_frame(store, athlete_id, since=lookback)
-    flags = rc.recovery_flags(sessions, athlete.recovery, days)
+    flags = rc.recovery_flags(sessions, athlete.recovery, days, tz=athlete.tz)
     flags = flags.filter(pl.col("run_start_utc") >= since)
     store.con.execute(
         "DELETE FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ?",
@@ -262,6 +276,35 @@ def refresh_store(
     return out
 
 
+KINDS = ("run", "leg_strength", "strength", "ride", "swim", "other")
+
+
+def set_label(
+    store: st.Store, athlete_id: str, activity: str, kind: str, note: str | None, *, now: datetime
+) -> str:
+    """Record a person's correction; ``activity`` may be a unique id prefix. Returns the full id."""
+    if kind not in KINDS:
+        raise ReportError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    ids = [
+        r[0]
+        for r in store.rows(
+            "SELECT activity_id FROM activities WHERE athlete_id = ? AND starts_with(activity_id, ?)",
+            [athlete_id, activity],
+        )
+    ]
+    if len(ids) != 1:
+        raise ReportError(
+            f"no activity of {athlete_id!r} has an id starting with {activity!r}"
+            if not ids
+            else f"{len(ids)} activities start with {activity!r}; give more characters"
+        )
+    store.con.execute(
+        "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?)",
+        [athlete_id, ids[0], kind, note, now],
+    )
+    return ids[0]
+
+
 # -- reports ------------------------------------------------------------------------------
 
 
@@ -281,7 +324,7 @@ def daily_report(
     *,
     generated_at: datetime,
     quarantined: list[dict[str, Any]] | None = None,
-) -> tuple[dict[str, Any], dict[str, pl.DataFrame], pl.DataFrame]:
+) -> DayReport:
     """The report of one local day, plus the HR traces of its flagged runs and a 4-week timeline."""
     athlete = settings.athlete(athlete_id)
     start, end = local_day_bounds(day, athlete)
@@ -316,6 +359,7 @@ def daily_report(
         profile=profile,
         generated_at=generated_at,
         quarantined=quarantined,
+        zone_model=athlete.intensity.zone_model,
     )
     flagged = flags["run_activity_id"].to_list()
     traces: dict[str, pl.DataFrame] = {}
@@ -328,19 +372,72 @@ def daily_report(
     timeline_from = end - timedelta(days=28)
     timeline = sessions.filter(pl.col("start_utc") >= timeline_from)
     tl_flags = store.frame(
-        "SELECT * FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ? AND run_start_utc < ?",
+        "SELECT * FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ? "
+        "AND run_start_utc < ? ORDER BY run_start_utc",
         [athlete_id, timeline_from, end],
     )
-    timeline = timeline.join(
-        tl_flags.select(
-            pl.col("run_activity_id").alias("activity_id"),
-            pl.col("severity").alias("flag_severity"),
-            pl.col("leg_activity_id").alias("flag_leg_activity_id"),
-        ),
-        on="activity_id",
-        how="left",
+    return DayReport(report, traces, timeline, tl_flags, athlete.intensity.zone_model)
+
+
+@dataclass
+class DayReport:
+    """A built report and the frames its HTML plots need."""
+
+    report: dict[str, Any]
+    traces: dict[str, pl.DataFrame]
+    timeline: pl.DataFrame
+    timeline_flags: pl.DataFrame
+    zone_model: str
+
+    def render(self) -> dict[str, str]:
+        """Markdown, JSON and self-contained HTML."""
+        return {
+            "md": rp.render_markdown(self.report),
+            "json": rp.render_json(self.report),
+            "html": report_html.render_html(
+                self.report, self.traces, self.timeline, timeline_flags=self.timeline_flags
+            ),
+        }
+
+
+def save_reports(
+    store: st.Store, athlete_id: str, day: date, rendered: dict[str, str], *, generated_at: datetime
+) -> None:
+    """Keep the rendered report in the ``reports`` relation (one row per format)."""
+    with store.transaction():
+        for fmt, content in rendered.items():
+            store.con.execute(
+                "INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?)",
+                [athlete_id, day, fmt, rp.REPORT_SCHEMA_VERSION, content, generated_at],
+            )
+
+
+def write_report_files(
+    out_dir: Path, athlete_id: str, day: date, rendered: dict[str, str]
+) -> dict[str, Path]:
+    """Write ``<out_dir>/<athlete>/<date>.<fmt>`` atomically; returns the paths."""
+    folder = out_dir / athlete_id
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for fmt, content in rendered.items():
+        target = folder / f"{day.isoformat()}.{fmt}"
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(content, encoding="utf-8")
+        tmp.replace(target)
+        paths[fmt] = target
+    return paths
+
+
+def quarantined_files(store: st.Store, athlete_id: str, since: datetime) -> list[dict[str, Any]]:
+    """Files quarantined or partial since ``since``, for the report's 'files to look at'."""
+    rows = store.rows(
+        "SELECT original_name, status, reason_code, message, first_seen_utc FROM files "
+        "WHERE athlete_id = ? AND status IN ('quarantined', 'partial') AND first_seen_utc >= ? "
+        "ORDER BY first_seen_utc",
+        [athlete_id, since],
     )
-    return report, traces, timeline
+    keys = ("file", "status", "reason_code", "message", "seen_utc")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 def most_telling_day(store: st.Store, settings: Settings, athlete_id: str) -> date:

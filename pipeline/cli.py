@@ -12,12 +12,13 @@ import io
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from pipeline.config import Settings, load_settings
-from pipeline.errors import LegdayError
+from pipeline.errors import LegdayError, ReportError
 from pipeline.ingest import FileOutcome, IngestSummary, collect_files, default_workers, ingest_files
 from pipeline.storage import store as st
 
@@ -260,6 +261,125 @@ def status() -> None:
         for row in quarantined:
             q.add_row(*(str(v or "") for v in row))
         console.print(q)
+
+
+def _parse_day(value: str | None, cfg: Settings, athlete_id: str) -> date:
+    if value in (None, "today"):
+        return now_utc().astimezone(cfg.athlete(athlete_id).tz).date()
+    if value == "yesterday":
+        return now_utc().astimezone(cfg.athlete(athlete_id).tz).date() - timedelta(days=1)
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ReportError(f"--date must be YYYY-MM-DD, today or yesterday, not {value!r}") from exc
+
+
+@app.command()
+def report(
+    date_: Annotated[
+        str | None, typer.Option("--date", help="local date YYYY-MM-DD, today or yesterday")
+    ] = None,
+    athlete: Annotated[
+        str | None, typer.Option(help="athlete id (default: the default athlete)")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="md, json or html to print")] = "md",
+    out: Annotated[
+        Path | None, typer.Option(help="folder for the report files (md, json, html)")
+    ] = None,
+    most_telling: Annotated[
+        bool, typer.Option("--most-telling", help="pick the day with the strongest flags")
+    ] = False,
+) -> None:
+    """Build the daily recovery report, print it, and write md/json/html files.
+
+    Example: legday report --date 2026-10-20 --format md --out reports/
+    """
+    from pipeline import analysis
+
+    if format not in ("md", "json", "html"):
+        err.print("[red]error:[/red] --format must be md, json or html")
+        raise typer.Exit(2)
+    try:
+        cfg = settings()
+        athlete_id = athlete or cfg.default_athlete
+        cfg.athlete(athlete_id)
+        generated = now_utc()
+        with st.open_store(cfg.db_path, read_only=True, timeout_s=60, on_wait=_wait_message) as s:
+            day = (
+                analysis.most_telling_day(s, cfg, athlete_id)
+                if most_telling
+                else _parse_day(date_, cfg, athlete_id)
+            )
+            start, _end = analysis.local_day_bounds(day, cfg.athlete(athlete_id))
+            quarantined = analysis.quarantined_files(s, athlete_id, start - timedelta(days=1))
+            built = analysis.daily_report(
+                s, cfg, athlete_id, day, generated_at=generated, quarantined=quarantined
+            )
+        rendered = built.render()
+        with st.open_store(cfg.db_path, timeout_s=60, on_wait=_wait_message) as s:
+            analysis.save_reports(s, athlete_id, day, rendered, generated_at=generated)
+        paths = analysis.write_report_files(
+            out or cfg.data_dir / "reports", athlete_id, day, rendered
+        )
+    except LegdayError as exc:
+        _fail(exc)
+        return
+    if format == "md":
+        console.print(
+            Markdown(rendered["md"]) if sys.stdout.isatty() else rendered["md"], markup=False
+        )
+    else:
+        sys.stdout.write(rendered[format] + "\n")
+    err.print(f"report files: {paths['md'].parent}/ (HTML: {paths['html']})")
+
+
+@app.command()
+def label(
+    activity: Annotated[str, typer.Argument(help="activity id (or a unique prefix)")],
+    kind: Annotated[str, typer.Argument(help="run, leg_strength, strength, ride, swim or other")],
+    note: Annotated[str | None, typer.Option(help="why (kept with the label)")] = None,
+    athlete: Annotated[str | None, typer.Option(help="athlete id")] = None,
+) -> None:
+    """Correct the kind of an activity; the correction survives re-ingest and re-classification.
+
+    Example: legday label 3f2a9c leg_strength --note "front squats, watch said unknown"
+    """
+    from pipeline import analysis
+
+    try:
+        cfg = settings()
+        athlete_id = athlete or cfg.default_athlete
+        with st.open_store(cfg.db_path, timeout_s=60, on_wait=_wait_message) as s:
+            s.migrate(now_utc())
+            full_id = analysis.set_label(s, athlete_id, activity, kind, note, now=now_utc())
+            result = analysis.refresh(s, cfg, athlete_id, now=now_utc(), only=[full_id])
+    except LegdayError as exc:
+        _fail(exc)
+        return
+    console.print(f"labelled {full_id} as {kind}; {result.flags} flag(s) re-evaluated")
+
+
+@app.command()
+def reclassify(
+    athlete: Annotated[str | None, typer.Option(help="athlete id (default: all)")] = None,
+) -> None:
+    """Recompute kinds, intensities and flags of every activity (after changing settings)."""
+    from pipeline import analysis
+
+    try:
+        cfg = settings()
+        out = analysis.refresh_store(
+            cfg,
+            now=now_utc(),
+            on_wait=_wait_message,
+            full=True,
+            athletes=[athlete] if athlete else None,
+        )
+    except LegdayError as exc:
+        _fail(exc)
+        return
+    for a, r in out.items():
+        console.print(f"{a}: {r['classified']} classified, {r['flags']} flag(s)")
 
 
 if __name__ == "__main__":

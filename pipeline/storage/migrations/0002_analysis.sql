@@ -65,7 +65,10 @@ CREATE TABLE recovery_flags (
     run_intensity     VARCHAR,
     leg_heavy         BOOLEAN,
     leg_unaccustomed  BOOLEAN,
-    message           VARCHAR NOT NULL,
+    message           VARCHAR NOT NULL,        -- the finding in one sentence, with the numbers
+    threshold_hours   DOUBLE,                  -- the window of the rule that fired
+    evidence          VARCHAR,                 -- literature keys behind the rule (README, S1..S11)
+    intense_ok_from_utc TIMESTAMPTZ,           -- when an intense run is advised again
     computed_utc      TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (athlete_id, flag_id)
 );
