@@ -479,13 +479,14 @@ class Sim:
 class Heart:
     """Heart rate that follows the effort with a lag, plus slow correlated noise."""
 
-    def __init__(self, rng: random.Random, start_bpm: float) -> None:
+    def __init__(self, rng: random.Random, start_bpm: float, tau_up_s: float = TAU_UP_S) -> None:
         self.rng = rng
         self.level = start_bpm
         self.noise = 0.0
+        self.tau_up_s = tau_up_s
 
     def beat(self, target: float) -> int:
-        tau = TAU_UP_S if target > self.level else TAU_DOWN_S
+        tau = self.tau_up_s if target > self.level else TAU_DOWN_S
         self.level += (target - self.level) * (1.0 - math.exp(-1.0 / tau))
         self.noise = 0.88 * self.noise + self.rng.gauss(0.0, 0.75)
         return max(45, min(MAX_HR, round(self.level + self.noise)))
@@ -586,7 +587,8 @@ def _endurance_laps(
 
 def simulate_strength(act: Activity, rng: random.Random, start_utc: datetime) -> Sim:
     """Sets and rests in order, with the heart rate climbing in sets and settling in rests."""
-    heart = Heart(rng, rng.uniform(82, 92))
+    # A heavy lift raises heart rate within seconds (pressor response), faster than running.
+    heart = Heart(rng, rng.uniform(82, 92), tau_up_s=12.0)
     timeline: list[StrengthSet] = []
     t = 0.0
     for ei, ex in enumerate(act.exercises):
@@ -609,9 +611,10 @@ def simulate_strength(act: Activity, rng: random.Random, start_utc: datetime) ->
         if st.active:
             assert st.exercise is not None and st.kg is not None
             ex = act.exercises[st.exercise]
-            heavy = 1.0 if st.kg > 0 and (st.reps or 0) <= 6 else 0.0
+            top_kg = max(kg for _r, kg in ex.sets)
+            load = st.kg / top_kg if top_kg > 0 else 1.0  # warm-up sets cost less
             fatigue += 0.6
-            target = ex.effort_hr + fatigue * 0.5 + 2.0 * heavy
+            target = 96.0 + (ex.effort_hr + 4.0 - 96.0) * (0.6 + 0.4 * load) + fatigue * 0.5
         else:
             target = 96.0 + fatigue * 0.4
         for sec in range(st.start, st.start + int(st.duration)):
