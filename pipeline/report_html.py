@@ -14,7 +14,7 @@ import html
 import io
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import polars as pl
@@ -48,6 +48,7 @@ KIND_LABELS = {
 LEG_COLOURS = {True: "#6a1b9a", False: "#ba68c8"}
 OTHER_COLOUR = "#78909c"
 TIMELINE_DAYS = 28
+ZOOM_DAYS = 3
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
@@ -73,6 +74,9 @@ th, td { padding: 6px 8px; border-bottom: 1px solid #e0e0e0; text-align: left;
   vertical-align: top; }
 th { background: #f0f0f0; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.sessions td { white-space: nowrap; }
+table.sessions tr.main td { border-bottom: none; }
+table.sessions tr.why td { white-space: normal; color: #555; font-size: .9em; padding-top: 0; }
 .plot { background: #fff; margin: 10px 0; padding: 8px; border-radius: 4px;
   box-shadow: 0 1px 2px rgba(0,0,0,.12); }
 .plot svg { width: 100%; height: auto; display: block; }
@@ -100,11 +104,30 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg") :]
 
 
-def _x(ts: datetime, tz: tzinfo) -> float:
-    """Matplotlib date number of the local wall-clock time (the axis is labelled in local days)."""
+def _x(ts: datetime) -> float:
+    """Matplotlib date number of an instant, on a real-time (UTC) axis.
+
+    Plotting real time keeps a 25 h DST day 25 h wide; tick labels are written in local time.
+    """
     import matplotlib.dates as mdates
 
-    return float(mdates.date2num(ts.astimezone(tz).replace(tzinfo=None)))
+    return float(mdates.date2num(ts.astimezone(UTC).replace(tzinfo=None)))
+
+
+def _local_ticks(
+    start: datetime, end: datetime, tz: tzinfo, hours: Sequence[int], weekday: int | None = None
+) -> list[datetime]:
+    """Instants in [start, end] at the given local hours (optionally one weekday only)."""
+    out = []
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    while day <= end.astimezone(tz).date():
+        if weekday is None or day.weekday() == weekday:
+            for h in hours:
+                ts = datetime.combine(day, time(h), tzinfo=tz)
+                if start <= ts <= end:
+                    out.append(ts)
+        day += timedelta(days=1)
+    return out
 
 
 def _hr_plot(flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, Any]) -> str:
@@ -155,10 +178,61 @@ def _hr_plot(flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, 
     return _svg(fig)
 
 
+def _draw_timeline(
+    ax: Any,
+    rows: Sequence[Mapping[str, Any]],
+    flags: Sequence[Mapping[str, Any]],
+    y_of: Mapping[str, int],
+    scale: float,
+) -> None:
+    pos: dict[str, tuple[float, int]] = {}
+    for r in rows:
+        kind = str(r["kind"])
+        x, y = _x(r["start_utc"]), y_of[kind]
+        if kind == "run":
+            colour = INTENSITY_COLOURS.get(str(r.get("intensity")), INTENSITY_COLOURS["unknown"])
+            marker, size = "o", 110
+        elif kind == "leg_strength":
+            colour, marker, size = LEG_COLOURS[bool(r.get("heavy"))], "s", 150
+        else:
+            colour, marker, size = OTHER_COLOUR, "D", 80
+        ax.scatter(
+            [x], [y], s=size * scale, color=colour, edgecolor="white", zorder=4, marker=marker
+        )
+        pos[str(r["activity_id"])] = (x, y)
+    for f in flags:
+        colour = SEVERITY_COLOURS.get(str(f["severity"]), "#000")
+        run_at = pos.get(str(f["run_activity_id"]))
+        if run_at is None:
+            continue
+        ax.plot(
+            [_x(f["leg_end_utc"]), run_at[0]],
+            [y_of["leg_strength"], run_at[1]],
+            color=colour,
+            lw=2.2,
+            zorder=3,
+        )
+        ax.scatter(
+            [run_at[0]],
+            [run_at[1]],
+            s=330 * scale,
+            facecolor="none",
+            edgecolor=colour,
+            lw=2.4,
+            zorder=5,
+        )
+    ax.set_yticks(list(y_of.values()), [KIND_LABELS.get(k, k) for k in y_of], fontsize=12)
+    ax.set_ylim(-0.7, len(y_of) - 0.3)
+    ax.tick_params(axis="x", labelsize=11)
+    ax.grid(axis="x", which="minor", color="#eeeeee", lw=0.8)
+    ax.grid(axis="x", which="major", color="#bdbdbd", lw=1.0)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
 def _timeline_plot(
     report: Mapping[str, Any], timeline: pl.DataFrame, flags: Sequence[Mapping[str, Any]]
 ) -> str:
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -167,6 +241,7 @@ def _timeline_plot(
     day_end = parse_stamp(report["day"]["end"], tz)
     assert day_start is not None and day_end is not None
     window_start = day_end - timedelta(days=TIMELINE_DAYS)
+    zoom_start = day_end - timedelta(days=ZOOM_DAYS)
     rows = [
         r
         for r in timeline.sort(["start_utc", "activity_id"]).to_dicts()
@@ -177,48 +252,31 @@ def _timeline_plot(
     ]
     kinds += sorted({str(r["kind"]) for r in rows} - set(kinds))
     y_of = {k: len(kinds) - 1 - i for i, k in enumerate(kinds)}
-    pos: dict[str, tuple[float, int]] = {}
 
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.75 * len(kinds)))
-    ax.axvspan(_x(day_start, tz), _x(day_end, tz), color="#fff59d", alpha=0.6, lw=0)
-    for r in rows:
-        kind = str(r["kind"])
-        x = _x(r["start_utc"], tz)
-        y = y_of[kind]
-        if kind == "run":
-            colour = INTENSITY_COLOURS.get(str(r.get("intensity")), INTENSITY_COLOURS["unknown"])
-            ax.scatter([x], [y], s=110, color=colour, edgecolor="white", zorder=4, marker="o")
-        elif kind == "leg_strength":
-            colour = LEG_COLOURS[bool(r.get("heavy"))]
-            ax.scatter([x], [y], s=150, color=colour, edgecolor="white", zorder=4, marker="s")
-        else:
-            ax.scatter([x], [y], s=80, color=OTHER_COLOUR, edgecolor="white", zorder=4, marker="D")
-        pos[str(r["activity_id"])] = (x, y)
-    for f in flags:
-        colour = SEVERITY_COLOURS.get(str(f["severity"]), "#000")
-        run_at = pos.get(str(f["run_activity_id"]))
-        leg_end = _x(f["leg_end_utc"], tz)
-        if run_at is None:
-            continue
-        ax.plot(
-            [leg_end, run_at[0]], [y_of["leg_strength"], run_at[1]], color=colour, lw=2.2, zorder=3
-        )
-        ax.scatter(
-            [run_at[0]], [run_at[1]], s=330, facecolor="none", edgecolor=colour, lw=2.4, zorder=5
-        )
-    ax.set_yticks([y_of[k] for k in kinds], [KIND_LABELS.get(k, k) for k in kinds], fontsize=12)
-    ax.set_ylim(-0.7, len(kinds) - 0.3)
-    ax.set_xlim(_x(window_start, tz), _x(day_end, tz))
-    ax.xaxis.set_major_locator(mdates.WeekdayLocator(byweekday=mdates.MO))
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%a %d %b"))
-    ax.xaxis.set_minor_locator(mdates.DayLocator())
-    ax.tick_params(axis="x", labelsize=11)
-    ax.grid(axis="x", which="minor", color="#eeeeee", lw=0.8)
-    ax.grid(axis="x", which="major", color="#bdbdbd", lw=1.0)
-    ax.set_xlabel(f"Local date ({tz.key}); the report day is shaded yellow")
-    ax.set_title(f"Last {TIMELINE_DAYS} days", loc="left", fontsize=13)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    height = 0.55 * len(kinds) + 1.0
+    fig, (ax, zoom) = plt.subplots(
+        2, 1, figsize=(11, 2 * height + 1.4), gridspec_kw={"hspace": 0.5}
+    )
+    for a, start, scale in ((ax, window_start, 1.0), (zoom, zoom_start, 1.3)):
+        a.axvspan(_x(day_start), _x(day_end), color="#fff59d", alpha=0.6, lw=0)
+        _draw_timeline(a, [r for r in rows if r["start_utc"] >= start], flags, y_of, scale)
+        a.set_xlim(_x(start), _x(day_end))
+    mondays = _local_ticks(window_start, day_end, tz, (0,), weekday=0)
+    ax.set_xticks([_x(t) for t in mondays], [f"{t:%a %d %b}" for t in mondays])
+    ax.set_xticks([_x(t) for t in _local_ticks(window_start, day_end, tz, (0,))], minor=True)
+    ax.set_title(f"Last {TIMELINE_DAYS} days (report day shaded yellow)", loc="left", fontsize=13)
+    midnights = _local_ticks(zoom_start, day_end, tz, (0, 12))
+    zoom.set_xticks(
+        [_x(t) for t in midnights],
+        [f"{t:%a %d %b}" if t.hour == 0 else f"{t:%H:%M}" for t in midnights],
+    )
+    zoom.set_xticks(
+        [_x(t) for t in _local_ticks(zoom_start, day_end, tz, range(0, 24, 3))], minor=True
+    )
+    zoom.set_title(f"Last {ZOOM_DAYS} days, zoomed", loc="left", fontsize=13)
+    zoom.set_xlabel(
+        f"Local time ({tz.key}); real elapsed time on the axis, so DST days are 23 or 25 h"
+    )
 
     def dot(colour: str, label: str, marker: str = "o") -> Line2D:
         return Line2D(
@@ -240,13 +298,16 @@ def _timeline_plot(
         dot(LEG_COLOURS[True], "Leg session: heavy", "s"),
         dot(LEG_COLOURS[False], "Leg session", "s"),
         dot(OTHER_COLOUR, "Other session", "D"),
-        *(Line2D([], [], color=c, lw=2.5, label=f"Flag: {s}") for s, c in SEVERITY_COLOURS.items()),
+        *(
+            Line2D([], [], color=c, lw=2.5, label=f"Flag: {s} (leg session → run)")
+            for s, c in SEVERITY_COLOURS.items()
+        ),
     ]
-    ax.legend(
+    fig.legend(
         handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.28 - 0.02 * (6 - len(kinds))),
-        ncol=5,
+        bbox_to_anchor=(0.5, 0.02),
+        ncol=4,
         fontsize=10.5,
         frameon=False,
     )
@@ -274,25 +335,32 @@ def _flag_cards(report: Mapping[str, Any]) -> str:
 def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
     if not report["sessions"]:
         return '<p class="note">No sessions this day.</p>'
+    model = report["hr_profile"]["zone_model"]
     head = (
         "<tr><th>Start</th><th>Kind</th><th>Session</th><th>Intensity</th>"
         '<th class="num">Duration</th><th class="num">Distance</th><th class="num">Avg HR</th>'
-        '<th class="num">TRIMP</th><th class="num">Z1–Z5 (min)</th><th>Why</th></tr>'
+        '<th class="num">TRIMP</th>'
+        + "".join(f'<th class="num">Z{i}</th>' for i in range(1, 6))
+        + "</tr>"
     )
     body = []
     for s in report["sessions"]:
         start = parse_stamp(s["start"], tz)
         dur = s["duration_s"]
         dist = s["distance_m"]
-        zones = " / ".join(f"{m:.0f}" for m in s["zone_minutes"]) if s["zone_minutes"] else "—"
-        label = s["intensity"] or ("heavy" if s["heavy"] else "—")
+        zone_cells = (
+            "".join(f'<td class="num">{m:.0f}</td>' for m in s["zone_minutes"])
+            if s["zone_minutes"]
+            else '<td class="num">—</td>' * 5
+        )
+        label = _e(s["intensity"] or ("heavy" if s["heavy"] else "—"))
         if s["flag_severity"]:
             colour = SEVERITY_COLOURS.get(s["flag_severity"], "#555")
             label += (
                 f' <span class="badge" style="background:{colour}">{_e(s["flag_severity"])}</span>'
             )
         why = "; ".join(
-            _e(x)
+            str(x)
             for x in (
                 s["intensity_reason"],
                 None if s["leg_score"] is None else f"leg score {s['leg_score']:.1f}",
@@ -303,14 +371,16 @@ def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
         hm = "—" if dur is None else f"{int(dur // 3600)}:{round(dur % 3600 / 60):02d}"
         km = "—" if dist is None else f"{dist / 1000:.2f} km"
         body.append(
-            f"<tr><td>{start:%H:%M %Z}</td><td>{_e(s['kind'])}</td><td>{_e(s['name'])}</td>"
-            f"<td>{label}</td>"
+            f'<tr class="main"><td>{start:%H:%M %Z}</td><td>{_e(s["kind"])}</td>'
+            f"<td>{_e(s['name'])}</td><td>{label}</td>"
             f'<td class="num">{hm}</td><td class="num">{km}</td>'
             f'<td class="num">{_fmt(s["avg_hr"], ".0f")}</td>'
-            f'<td class="num">{_fmt(s["trimp"])}</td>'
-            f'<td class="num">{zones}</td><td class="note">{why}</td></tr>'
+            f'<td class="num">{_fmt(s["trimp"])}</td>{zone_cells}</tr>'
         )
-    return f"<table>{head}{''.join(body)}</table>"
+        if why:
+            body.append(f'<tr class="why"><td></td><td colspan="12">{_e(why)}</td></tr>')
+    caption = f"Z1–Z5: minutes in each heart-rate zone ({_e(model)} model)."
+    return f'<table class="sessions">{head}{"".join(body)}</table><p class="note">{caption}</p>'
 
 
 def _load_table(report: Mapping[str, Any]) -> str:
