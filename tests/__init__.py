@@ -1,0 +1,1 @@
+"""legday test suite."""

@@ -1,0 +1,80 @@
+"""Settings precedence: flags, then environment, then legday.toml, then defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import DEFAULT_ATHLETE, load_settings
+from pipeline.errors import ConfigError
+
+TOML = """
+db = "store/from-file.duckdb"
+default_athlete = "ana"
+[athletes.ana]
+timezone = "Europe/Berlin"
+max_hr = 185
+[athletes.ana.recovery]
+warning_hours = 36
+[athletes.ben]
+timezone = "America/New_York"
+"""
+
+
+def test_defaults_without_config(tmp_path: Path) -> None:
+    s = load_settings(env={}, cwd=tmp_path)
+    assert s.default_athlete == DEFAULT_ATHLETE
+    assert s.db_path == tmp_path / "data" / "legday.duckdb"
+    assert s.athlete().timezone == "UTC"
+    assert s.athlete().recovery.warning_hours == 48
+
+
+def test_toml_in_cwd_is_read_and_paths_are_relative_to_it(tmp_path: Path) -> None:
+    (tmp_path / "legday.toml").write_text(TOML)
+    s = load_settings(env={}, cwd=tmp_path)
+    assert s.db_path == tmp_path / "store" / "from-file.duckdb"
+    assert s.default_athlete == "ana"
+    assert s.athlete().max_hr == 185
+    assert s.athlete().recovery.warning_hours == 36
+    assert s.athlete("ben").tz.key == "America/New_York"
+
+
+def test_env_beats_file_and_flags_beat_env(tmp_path: Path) -> None:
+    (tmp_path / "legday.toml").write_text(TOML)
+    env = {"LEGDAY_DB": "env.duckdb", "LEGDAY_ATHLETE": "ben"}
+    s = load_settings(env=env, cwd=tmp_path)
+    assert s.db_path == tmp_path / "env.duckdb"
+    assert s.default_athlete == "ben"
+    s = load_settings(env=env, cwd=tmp_path, db=Path("/x/flag.duckdb"), athlete="ana")
+    assert s.db_path == Path("/x/flag.duckdb")
+    assert s.default_athlete == "ana"
+
+
+def test_config_from_env_var(tmp_path: Path) -> None:
+    cfg = tmp_path / "elsewhere" / "my.toml"
+    cfg.parent.mkdir()
+    cfg.write_text(TOML)
+    s = load_settings(env={"LEGDAY_CONFIG": str(cfg)}, cwd=tmp_path)
+    assert s.config_file == cfg
+    assert s.db_path == cfg.parent / "store" / "from-file.duckdb"
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ('[athletes.a]\ntimezone = "Mars/Olympus"', "unknown timezone"),
+        ("[athletes.a]\nmax_hr = 400", "max_hr"),
+        ("[athletes.a]\nmaxhr = 190", "maxhr"),
+        ("this is not toml", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, needle: str) -> None:
+    (tmp_path / "legday.toml").write_text(text)
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(env={}, cwd=tmp_path)
+
+
+def test_missing_config_file_named_explicitly(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(env={}, cwd=tmp_path, config=tmp_path / "nope.toml")

@@ -1,0 +1,216 @@
+"""Ingest into a real DuckDB file: every file accounted for, nothing stored twice, re-runs inert."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.ingest import FileOutcome
+from pipeline.storage import store as st
+from tests.helpers import ingest, rows, snapshot
+
+BROKEN_REASONS = {
+    "activity-activity-filecrc.fit": "crc_mismatch",
+    "activity-filecrc.fit": "crc_mismatch",
+    "activity-settings-corruptheader.fit": "trailing_bytes",
+    "activity-settings-nodata.fit": "truncated",
+    "activity-unexpected-eof.fit": "truncated",
+    "nick.fit": "truncated",
+    "strava-android-app-201.10-b1218918.fit": "truncated",
+}
+
+
+def _manifest_sessions(cell: str) -> list[tuple[str, str | None]]:
+    """'running/generic | 75(volleyball)/None' -> [('running', 'generic'), ('volleyball', None)]."""
+    out = []
+    for part in (p.strip() for p in cell.split("|") if p.strip()):
+        sport, _, sub = part.partition("/")
+        m = re.fullmatch(r"\d+\((\w+)\)", sport)
+        out.append((m.group(1) if m else sport, None if sub in ("None", "") else sub))
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus_store(
+    tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path
+) -> tuple[Path, dict[str, FileOutcome]]:
+    db = tmp_path_factory.mktemp("corpus") / "legday.duckdb"
+    files = sorted(corpus_dir.glob("*.fit"))
+    summary = ingest(db, files, workers=2)
+    return db, {Path(o.path).name: o for o in summary.outcomes}
+
+
+@pytest.mark.corpus
+def test_every_corpus_file_has_an_outcome(
+    corpus_store: tuple[Path, dict[str, FileOutcome]], corpus_manifest: list[dict[str, str]]
+) -> None:
+    db, outcomes = corpus_store
+    assert set(outcomes) == {r["file"] for r in corpus_manifest}
+    recorded = dict(rows(db, "SELECT original_name, status FROM files"))
+    assert {n: o.status for n, o in outcomes.items()} == recorded
+    assert all(o.message for o in outcomes.values() if o.status != "stored")
+
+
+@pytest.mark.corpus
+def test_broken_corpus_files_are_partial_with_the_right_reason(
+    corpus_store: tuple[Path, dict[str, FileOutcome]], corpus_manifest: list[dict[str, str]]
+) -> None:
+    _db, outcomes = corpus_store
+    broken = {r["file"] for r in corpus_manifest if r["parses_with_fitparse"] != "yes"}
+    assert len(broken) == 7
+    got = {}
+    for name in broken:
+        short = next(k for k in BROKEN_REASONS if name.endswith(k))
+        got[short] = (outcomes[name].status, outcomes[name].reason_code)
+    assert got == {k: ("partial", v) for k, v in BROKEN_REASONS.items()}
+
+
+@pytest.mark.corpus
+def test_decodable_corpus_files_are_stored_with_the_manifest_sessions(
+    corpus_store: tuple[Path, dict[str, FileOutcome]], corpus_manifest: list[dict[str, str]]
+) -> None:
+    db, outcomes = corpus_store
+    mismatches = []
+    for r in corpus_manifest:
+        if r["parses_with_fitparse"] != "yes":
+            continue
+        o = outcomes[r["file"]]
+        # A second copy of a recording already stored (same device and creation time) is a
+        # duplicate: its sessions are those of the copy that holds them.
+        sha = o.duplicate_of if o.status == "duplicate" else o.sha256
+        assert o.status in ("stored", "duplicate"), (r["file"], o.status, o.message)
+        sessions = rows(
+            db,
+            "SELECT sport, sub_sport FROM activities WHERE file_sha256 = ? AND summary_source = 'session' "
+            "ORDER BY session_index",
+            [sha],
+        )
+        hr = rows(
+            db,
+            "SELECT count(*) FROM hr_samples h JOIN activities a USING (athlete_id, activity_id) "
+            "WHERE a.file_sha256 = ? AND h.source = 'record'",
+            [sha],
+        )[0][0]
+        expected = _manifest_sessions(r["sport_sub_sport"]) if int(r["n_sessions"]) else []
+        if o.status == "stored" and (sessions != expected or hr != int(r["n_hr_records"])):
+            mismatches.append((r["file"], sessions, expected, hr, r["n_hr_records"]))
+    assert mismatches == []
+    stored = sum(1 for o in outcomes.values() if o.status == "stored")
+    duplicates = [n for n, o in outcomes.items() if o.status == "duplicate"]
+    assert stored + len(duplicates) == 88
+    assert len(duplicates) == 3  # settings+activity chain, summary-last triathlon, SDK sample
+
+
+@pytest.mark.corpus
+def test_active_strength_sets_match_the_manifest(
+    corpus_store: tuple[Path, dict[str, FileOutcome]], corpus_manifest: list[dict[str, str]]
+) -> None:
+    db, outcomes = corpus_store
+    for r in corpus_manifest:
+        if int(r["n_active_set"] or 0) == 0:
+            continue
+        sha = outcomes[r["file"]].sha256
+        n = rows(
+            db,
+            "SELECT count(*) FROM strength_sets s JOIN activities a USING (athlete_id, activity_id) "
+            "WHERE a.file_sha256 = ? AND s.set_type = 'active'",
+            [sha],
+        )[0][0]
+        assert n == int(r["n_active_set"]), r["file"]
+
+
+@pytest.mark.corpus
+def test_ingesting_the_same_folder_twice_changes_nothing(
+    corpus_store: tuple[Path, dict[str, FileOutcome]], corpus_dir: Path
+) -> None:
+    db, _ = corpus_store
+    before = snapshot(
+        db, (*("activities", "hr_samples", "strength_sets", "files", "file_sightings"),)
+    )
+    again = ingest(db, sorted(corpus_dir.glob("*.fit")), workers=2)
+    assert {o.status for o in again.outcomes} == {"duplicate"}
+    assert all(o.already_known for o in again.outcomes)
+    assert (
+        snapshot(db, ("activities", "hr_samples", "strength_sets", "files", "file_sightings"))
+        == before
+    )
+
+
+def test_a_renamed_copy_is_a_duplicate(tmp_path: Path, sample_dir: Path) -> None:
+    src = sorted(sample_dir.glob("*.fit"))[0]
+    copy = tmp_path / "renamed copy.FIT"
+    shutil.copy(src, copy)
+    db = tmp_path / "s.duckdb"
+    first = ingest(db, [src]).outcomes[0]
+    second = ingest(db, [copy]).outcomes[0]
+    assert first.status == "stored" and second.status == "duplicate"
+    assert second.reason_code == "same_bytes"
+    assert rows(db, "SELECT count(*) FROM activities")[0][0] == 1
+    assert rows(db, "SELECT count(*) FROM file_sightings")[0][0] == 2
+
+
+def test_a_complete_copy_supersedes_a_truncated_one(tmp_path: Path, sample_dir: Path) -> None:
+    src = next(p for p in sorted(sample_dir.glob("*.fit")) if "run" in p.name)
+    data = src.read_bytes()
+    cut = tmp_path / "half-synced.fit"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    db = tmp_path / "s.duckdb"
+    partial = ingest(db, [cut]).outcomes[0]
+    assert (partial.status, partial.reason_code) == ("partial", "truncated")
+    hr_partial = rows(db, "SELECT count(*) FROM hr_samples")[0][0]
+    full = ingest(db, [src]).outcomes[0]
+    assert full.status == "stored"
+    assert rows(db, "SELECT count(*) FROM activities")[0][0] == 1
+    assert rows(db, "SELECT count(*) FROM hr_samples")[0][0] > hr_partial
+    status, dup_of = rows(
+        db, "SELECT status, duplicate_of FROM files WHERE sha256 = ?", [partial.sha256]
+    )[0]
+    assert (status, dup_of) == ("duplicate", full.sha256)
+    # and the other way round: a truncated copy after the complete one adds nothing
+    late = ingest(db, [cut.rename(tmp_path / "late.fit")]).outcomes[0]
+    assert late.status == "duplicate" and late.already_known
+
+
+def test_one_bad_file_never_stops_the_others(tmp_path: Path, sample_dir: Path) -> None:
+    good = sorted(sample_dir.glob("*.fit"))[:3]
+    bad = []
+    for name, content in [("empty.fit", b""), ("notes.fit", b"hello, not a FIT file\n" * 40)]:
+        (tmp_path / name).write_bytes(content)
+        bad.append(tmp_path / name)
+    summary = ingest(tmp_path / "s.duckdb", [bad[0], *good, bad[1]], workers=2)
+    by = {Path(o.path).name: (o.status, o.reason_code) for o in summary.outcomes}
+    assert by["empty.fit"] == ("quarantined", "empty")
+    assert by["notes.fit"] == ("quarantined", "not_fit")
+    assert all(by[p.name][0] == "stored" for p in good)
+    q = rows(
+        tmp_path / "s.duckdb",
+        "SELECT reason_code, message FROM files WHERE status = 'quarantined' ORDER BY 1",
+    )
+    assert [r[0] for r in q] == ["empty", "not_fit"] and all(r[1] for r in q)
+
+
+def test_a_file_is_written_in_one_transaction(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = sorted(sample_dir.glob("*.fit"))[:2]
+    real = st.Store.insert_frame
+
+    def failing(self: st.Store, table: str, df: object) -> None:
+        if table == "hr_samples" and "fail" not in failing.__dict__:
+            failing.__dict__["fail"] = True
+            raise RuntimeError("disk hiccup")
+        real(self, table, df)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(st.Store, "insert_frame", failing)
+    summary = ingest(tmp_path / "s.duckdb", files)
+    first, second = summary.outcomes
+    assert (first.status, first.reason_code) == ("quarantined", "store_error")
+    assert second.status == "stored"
+    db = tmp_path / "s.duckdb"
+    assert (
+        rows(db, "SELECT count(*) FROM activities WHERE file_sha256 = ?", [first.sha256])[0][0] == 0
+    )
+    assert rows(db, "SELECT count(*) FROM files WHERE sha256 = ?", [first.sha256])[0][0] == 0
