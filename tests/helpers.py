@@ -19,7 +19,7 @@ def ingest(db: Path, paths: list[Path], athlete: str = "me", workers: int = 1) -
     return ingest_files(db, [(p, athlete) for p in paths], now=NOW, workers=workers)
 
 
-def snapshot(db: Path, tables: tuple[str, ...] = CORE_TABLES + ("files",)) -> dict[str, str]:
+def snapshot(db: Path, tables: tuple[str, ...] = (*CORE_TABLES, "files")) -> dict[str, str]:
     """A digest of every row of each table (order-independent), to compare stores."""
     out: dict[str, str] = {}
     with open_store(db, read_only=True) as s:
