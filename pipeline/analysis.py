@@ -457,4 +457,5 @@ def most_telling_day(store: st.Store, settings: Settings, athlete_id: str) -> da
     last = store.scalar("SELECT max(start_utc) FROM activities WHERE athlete_id = ?", [athlete_id])
     if last is None:
         raise ReportError(f"athlete {athlete_id!r} has no activities in the store yet")
-    return last.astimezone(athlete.tz).date()  # type: ignore[no-any-return]
+    day: date = last.astimezone(athlete.tz).date()
+    return day

@@ -362,8 +362,7 @@ def iter_parsed(
                     submit(nxt)
                 continue
             yield path, result
-            nxt = next(queue, None)
-            if nxt is not None:
+            for nxt in islice(queue, 1):
                 submit(nxt)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -404,15 +403,15 @@ def plan_ingest(
         known = {a: st.known_files(store, a, shas) for a, shas in by_athlete.items()}
         seen_now: dict[tuple[str, str], str] = {}
         with store.transaction():
-            for path, athlete, sha in hashed:
+            for spath, athlete, sha in hashed:
                 if sha in known[athlete] or (athlete, sha) in seen_now:
                     status, name = known[athlete].get(
-                        sha, ("in this run", Path(seen_now.get((athlete, sha), path)).name)
+                        sha, ("in this run", Path(seen_now.get((athlete, sha), spath)).name)
                     )
-                    st.record_sighting(store, athlete, sha, path, now)
+                    st.record_sighting(store, athlete, sha, spath, now)
                     decided.append(
                         FileOutcome(
-                            path,
+                            spath,
                             athlete,
                             sha,
                             "duplicate",
@@ -422,8 +421,8 @@ def plan_ingest(
                         )
                     )
                     continue
-                seen_now[(athlete, sha)] = path
-                to_parse.append((path, athlete))
+                seen_now[(athlete, sha)] = spath
+                to_parse.append((spath, athlete))
     return Plan(to_parse, decided)
 
 
