@@ -1,0 +1,143 @@
+"""The ``nightly`` flow: sweep the inbox, refresh the analysis, rebuild and publish the reports.
+
+Runs on a cron schedule in the athlete's zone (03:30 by default). For each athlete it rebuilds
+yesterday's and today's reports (local dates in the athlete's zone), writes the report files,
+keeps them in the store and publishes them as a Markdown artifact ``recovery-report-<athlete>``.
+Each writer session is short (the report is built on a read-only connection and stored in one
+transaction), so a person's ``legday query`` gets in between.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+
+from flows.common import now_utc, resolve_settings, retry_if_transient
+from flows.inbox import ingest_inbox_files, refresh_task, resolve_inbox
+from pipeline import analysis
+from pipeline.config import Settings
+from pipeline.inbox import sweep_inbox
+from pipeline.storage import store as st
+
+
+@dataclass(frozen=True)
+class ProducedReport:
+    athlete_id: str
+    day: date
+    markdown: str
+    paths: dict[str, str]
+    flags: int
+
+
+def produce_report(
+    settings: Settings, athlete_id: str, day: date, *, generated_at: datetime, out_dir: Path
+) -> ProducedReport:
+    """Build one day's report read-only, store it (short writer session) and write its files.
+
+    The same steps as ``legday report``; meant to move to ``pipeline.analysis`` so the CLI and
+    this flow share it.
+    """
+    athlete = settings.athlete(athlete_id)
+    with st.open_store(settings.db_path, read_only=True, timeout_s=120) as s:
+        start, _end = analysis.local_day_bounds(day, athlete)
+        quarantined = analysis.quarantined_files(s, athlete_id, start - timedelta(days=1))
+        built = analysis.daily_report(
+            s, settings, athlete_id, day, generated_at=generated_at, quarantined=quarantined
+        )
+    rendered = built.render()
+    with st.open_store(settings.db_path, timeout_s=120) as s:
+        analysis.save_reports(s, athlete_id, day, rendered, generated_at=generated_at)
+    paths = analysis.write_report_files(out_dir, athlete_id, day, rendered)
+    flags = built.report.get("flags") or []
+    return ProducedReport(
+        athlete_id,
+        day,
+        rendered["md"],
+        {k: str(v) for k, v in paths.items()},
+        len(flags) if isinstance(flags, list) else 0,
+    )
+
+
+@task(
+    name="build-report",
+    task_run_name="report {athlete_id} {day}",
+    retries=3,
+    retry_delay_seconds=[5, 15, 60],
+    retry_condition_fn=retry_if_transient,
+)
+def report_task(
+    settings: Settings, athlete_id: str, day: date, generated_at: datetime, out_dir: Path
+) -> ProducedReport:
+    return produce_report(settings, athlete_id, day, generated_at=generated_at, out_dir=out_dir)
+
+
+def artifact_key(athlete_id: str) -> str:
+    """``recovery-report-<athlete>``: Prefect keys allow lowercase letters, digits and dashes."""
+    slug = re.sub(r"[^a-z0-9]+", "-", athlete_id.lower()).strip("-") or "athlete"
+    return f"recovery-report-{slug}"
+
+
+def local_days(now: datetime, settings: Settings, athlete_id: str) -> tuple[date, date]:
+    """Yesterday and today in the athlete's zone."""
+    today = now.astimezone(settings.athlete(athlete_id).tz).date()
+    return today - timedelta(days=1), today
+
+
+def _run_name() -> str:
+    as_of = flow_run.parameters.get("as_of") or "now"
+    when = now_utc() if as_of == "now" else datetime.fromisoformat(as_of)
+    return f"nightly {when:%Y-%m-%d %H:%M} UTC"
+
+
+@flow(name="nightly", flow_run_name=_run_name, log_prints=False)
+def nightly_flow(
+    inbox: str | None = None,
+    config: str | None = None,
+    db: str | None = None,
+    athletes: list[str] | None = None,
+    out_dir: str | None = None,
+    as_of: str = "now",
+    stalled_s: float = 120.0,
+) -> dict[str, Any]:
+    """Sweep the inbox, refresh, and rebuild yesterday's and today's reports of every athlete.
+
+    ``as_of`` is ``now`` or an ISO timestamp (to rebuild the reports of another night).
+    """
+    log = get_run_logger()
+    settings = resolve_settings(config, db)
+    now = now_utc() if as_of == "now" else datetime.fromisoformat(as_of)
+    swept: dict[str, Any] = {"counts": {}}
+    if inbox or os.environ.get("LEGDAY_INBOX"):
+        root = resolve_inbox(inbox)
+        files, _skipped = sweep_inbox(root, settings, now=now_utc(), stalled_s=stalled_s)
+        swept = ingest_inbox_files(settings, files, log)
+        log.info("inbox sweep of %s: %s", root, swept["counts"] or "nothing left behind")
+    refresh_task(settings)
+    folder = Path(out_dir) if out_dir else settings.data_dir / "reports"
+    reports: dict[str, list[dict[str, Any]]] = {}
+    for athlete_id in athletes or sorted(settings.athletes):
+        produced = [
+            report_task(settings, athlete_id, day, now, folder)
+            for day in local_days(now, settings, athlete_id)
+        ]
+        yesterday, today = produced
+        create_markdown_artifact(
+            key=artifact_key(athlete_id),
+            markdown=f"{today.markdown}\n\n---\n\n{yesterday.markdown}",
+            description=(
+                f"Recovery report of {athlete_id} for {today.day} and {yesterday.day} "
+                f"({settings.athlete(athlete_id).timezone}); files in {folder / athlete_id}"
+            ),
+        )
+        reports[athlete_id] = [
+            {"day": p.day.isoformat(), "flags": p.flags, "paths": p.paths} for p in produced
+        ]
+    return {"swept": swept["counts"], "reports": reports}
