@@ -25,7 +25,14 @@ the file is kept but the store/report must not put that session on a day),
 ``no_session_message`` (summary derived from records), plus the codes above when a file has
 several problems (the most serious is the ``reason``).
 
-Design for speed (see ``docs``/report): CRCs are checked here once, table-driven two bytes at a
+HR samples: ``source='record'`` rows are the records with a heart rate above 0 (0 means no
+reading); a record without a timestamp keeps its row with a null ``ts``. ``source='hr'`` rows
+are strap-buffered ``hr`` messages, expanded like the Garmin SDK (no gap filling). Relative
+(power-on) times are converted with ``timestamp_correlation``, else with
+``activity.local_timestamp`` (local time taken as UTC, with a warning); with neither, the file is
+quarantined, since a session that cannot be put on a day would mislead the recovery report.
+
+Design for speed: CRCs are checked here once, table-driven two bytes at a
 time, and fitparse runs with ``check_crc=False`` and a data processor whose hooks are the builtin
 ``id`` (no unit conversion, no datetime objects); values are read by field number, timestamps
 stay FIT-epoch integers until one vectorised conversion per column.
