@@ -99,7 +99,9 @@ def load_steps(store: st.Store, athlete_id: str, ids: list[str]) -> pl.DataFrame
 def observed_max_hr(store: st.Store, athlete_id: str, as_of: datetime) -> int | None:
     """Highest heart rate recorded in the 12 months before ``as_of`` (session maxima)."""
     value = store.scalar(
-        "SELECT max(max_hr) FROM activities WHERE athlete_id = ? AND start_utc >= ? AND start_utc < ?",
+        # 230 bpm caps strap glitches that would otherwise set every zone too high.
+        "SELECT max(max_hr) FROM activities WHERE athlete_id = ? AND start_utc >= ? "
+        "AND start_utc < ? AND time_plausible AND max_hr <= 230",
         [athlete_id, as_of - timedelta(days=365), as_of],
     )
     return int(value) if value is not None else None
@@ -220,7 +222,8 @@ def session_frame(
         "LEFT JOIN classifications c USING (athlete_id, activity_id) "
         "LEFT JOIN labels l USING (athlete_id, activity_id) "
         "LEFT JOIN session_metrics m USING (athlete_id, activity_id) "
-        "WHERE a.athlete_id = ?"
+        # A session whose clock was implausible is kept but never put on a day.
+        "WHERE a.athlete_id = ? AND a.time_plausible"
     )
     params: list[Any] = [athlete_id]
     if since is not None:
@@ -454,7 +457,10 @@ def most_telling_day(store: st.Store, settings: Settings, athlete_id: str) -> da
             top, n = scored.get(d, (0, 0))
             scored[d] = (max(top, rank.get(sev, 0)), n + 1)
         return max(scored, key=lambda d: (scored[d], d))
-    last = store.scalar("SELECT max(start_utc) FROM activities WHERE athlete_id = ?", [athlete_id])
+    last = store.scalar(
+        "SELECT max(start_utc) FROM activities WHERE athlete_id = ? AND time_plausible",
+        [athlete_id],
+    )
     if last is None:
         raise ReportError(f"athlete {athlete_id!r} has no activities in the store yet")
     day: date = last.astimezone(athlete.tz).date()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -248,6 +249,9 @@ def write_parsed(
             acts = _with_ids(parsed.sessions, athlete_id, ids, keep_index=True).with_columns(
                 pl.lit(sha256).alias("file_sha256"),
                 pl.lit(info.utc_offset_s, pl.Int32).alias("utc_offset_s"),
+                ~pl.col("session_index")
+                .is_in(list(_implausible_sessions(parsed)))
+                .alias("time_plausible"),
             )
             store.insert_frame("activities", acts)
             store.insert_frame("laps", _with_ids(parsed.laps, athlete_id, ids))
@@ -270,6 +274,17 @@ def write_parsed(
         activities=len(ids),
         activity_ids=tuple(ids.values()),
     )
+
+
+def _implausible_sessions(parsed: ParsedFile) -> set[int]:
+    """Sessions whose clock the parser found implausible (its warning names ``session_index=i``)."""
+    out = set()
+    for w in parsed.warnings:
+        if w.code == "implausible_timestamp":
+            m = re.search(r"session_index=(\d+)", w.message)
+            if m:
+                out.add(int(m.group(1)))
+    return out
 
 
 def _stored_message(parsed: ParsedFile, n: int) -> str:

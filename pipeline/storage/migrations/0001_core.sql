@@ -57,6 +57,8 @@ CREATE TABLE activities (
     anaerobic_training_effect DOUBLE,
     workout_rpe               DOUBLE,             -- CR-10 (0..10)
     summary_source            VARCHAR NOT NULL,   -- 'session' message, or derived from 'records'
+    time_plausible            BOOLEAN NOT NULL DEFAULT true, -- false: clock before 1990, in the
+                                                  -- future or unreadable; kept, never put on a day
     utc_offset_s              INTEGER,
     PRIMARY KEY (athlete_id, activity_id)
 );
