@@ -685,6 +685,10 @@ def _build(c: _Collected, now: datetime | None) -> tuple[ParsedFile, Note | None
     v_ends = [ends[i] if ends[i] is not None else starts[i] for i in valid]
 
     def assign(ts: list[float | None]) -> pl.Series:
+        if len(starts) == 1:
+            # One session: everything in the file is its own, timed or not (a sample without
+            # a readable time must not be dropped from the only session it can belong to).
+            return pl.Series("session_index", [0] * len(ts), dtype=pl.Int32)
         idx = _assign(pl.Series(ts, dtype=pl.Float64), v_starts, v_ends)
         if valid and len(valid) != len(starts):
             idx = idx.replace_strict(list(range(len(valid))), valid, return_dtype=pl.Int32)
