@@ -32,6 +32,8 @@ LOAD_HISTORY_DAYS = 6 * 42
 #: Rule windows never exceed this many hours (72 h heavy window); flags of runs this long after
 #: a changed activity may change with it.
 MAX_WINDOW_H = 96
+#: Activities classified and measured per transaction during a refresh.
+REFRESH_CHUNK = 200
 
 
 @dataclass(frozen=True)
@@ -187,23 +189,37 @@ def refresh(
         ]
     if not todo:
         return RefreshResult(athlete_id, 0, 0, 0, None)
-    with store.transaction():
-        acts = load_activities(store, athlete_id, ids=todo)
-        sets = _by_ids(store, "strength_sets", athlete_id, todo, "activity_id, set_index")
-        steps = load_steps(store, athlete_id, todo)
-        classified = cl.classify(acts, sets, steps, athlete.classification)
-        _replace(store, "classifications", athlete_id, classified, now)
-        kinds = _kinds(store, athlete_id, todo)
-        hr = _by_ids(store, "hr_samples", athlete_id, todo, "activity_id, ts")
-        metrics = mt.session_metrics(acts, kinds, hr, profile, athlete.intensity)
-        metrics = metrics.with_columns(
-            pl.lit(profile.resting_hr).alias("resting_hr_used"),
-            pl.lit(profile.lthr).alias("lthr_used"),
-        )
-        _replace(store, "session_metrics", athlete_id, metrics, now)
-        since = acts["start_utc"].min()
-        n_flags = _refresh_flags(store, settings, athlete_id, since, now)  # type: ignore[arg-type]
-    return RefreshResult(athlete_id, classified.height, metrics.height, n_flags, since)  # type: ignore[arg-type]
+    classified_n = measured_n = 0
+    since: datetime | None = None
+    # Chunks bound memory by the chunk, not by the history (a backfill of years of 1 Hz heart
+    # rate would not fit otherwise); each chunk commits on its own, so an interrupted refresh
+    # resumes where it stopped.
+    for start in range(0, len(todo), REFRESH_CHUNK):
+        ids = todo[start : start + REFRESH_CHUNK]
+        with store.transaction():
+            acts = load_activities(store, athlete_id, ids=ids)
+            sets = _by_ids(store, "strength_sets", athlete_id, ids, "activity_id, set_index")
+            steps = load_steps(store, athlete_id, ids)
+            classified = cl.classify(acts, sets, steps, athlete.classification)
+            _replace(store, "classifications", athlete_id, classified, now)
+            kinds = _kinds(store, athlete_id, ids)
+            hr = _by_ids(store, "hr_samples", athlete_id, ids, "activity_id, ts")
+            metrics = mt.session_metrics(acts, kinds, hr, profile, athlete.intensity)
+            metrics = metrics.with_columns(
+                pl.lit(profile.resting_hr).alias("resting_hr_used"),
+                pl.lit(profile.lthr).alias("lthr_used"),
+            )
+            _replace(store, "session_metrics", athlete_id, metrics, now)
+        classified_n += classified.height
+        measured_n += metrics.height
+        first = acts.filter(pl.col("time_plausible"))["start_utc"].min()
+        if isinstance(first, datetime) and (since is None or first < since):
+            since = first
+    n_flags = 0
+    if since is not None:
+        with store.transaction():
+            n_flags = _refresh_flags(store, settings, athlete_id, since, now)
+    return RefreshResult(athlete_id, classified_n, measured_n, n_flags, since)
 
 
 def session_frame(
