@@ -1,0 +1,134 @@
+"""The Prefect side: deployments served against a test harness and run through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.prefect
+
+
+@pytest.fixture(scope="session")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    from prefect.settings import PREFECT_HOME, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    with temporary_settings({PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=60):
+        yield
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("legday")
+    cfg = base / "legday.toml"
+    cfg.write_text(f'data_dir = "{base / "data"}"\n' + (sample_dir / "legday.toml").read_text())
+    inbox = base / "inbox"
+    inbox.mkdir()
+    return {"base": base, "config": cfg, "inbox": inbox, "data": base / "data"}
+
+
+@pytest.fixture(scope="session")
+def served(harness: None, project: dict[str, Path]) -> Iterator[dict[str, Any]]:
+    """Both deployments served by the same runner thread ``legday serve`` uses."""
+    from flows.common import resolve_settings
+    from flows.deployments import runner_deployments
+    from pipeline.cli_serve import RunnerThread
+
+    settings = resolve_settings(str(project["config"]))
+    params = {"inbox": str(project["inbox"]), "config": str(project["config"])}
+    runner = RunnerThread(runner_deployments(settings, parameters=params), limit=2)
+    runner.start()
+    assert runner.ready.wait(60) and runner.error is None
+    yield {"settings": settings, **params}
+    runner.stop()
+
+
+def test_prefect_yaml_is_the_python_definition(sample_dir: Path) -> None:
+    from flows.common import resolve_settings
+    from flows.deployments import prefect_yaml
+
+    committed = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    assert committed == prefect_yaml(resolve_settings(str(sample_dir / "legday.toml")))
+    by_name = {d["name"]: d for d in committed["deployments"]}
+    assert by_name["ingest-inbox"]["concurrency_limit"] == 1
+    assert by_name["ingest-inbox"]["triggers"][0]["expect"] == ["legday.fit.ready"]
+    assert by_name["nightly"]["schedules"] == [
+        {"cron": "30 3 * * *", "timezone": "Europe/Berlin", "active": True}
+    ]
+
+
+def test_artifact_keys_are_valid() -> None:
+    from flows.nightly import artifact_key
+
+    assert artifact_key("sam") == "recovery-report-sam"
+    assert artifact_key("Kim_O'Neil") == "recovery-report-kim-o-neil"
+
+
+def test_deployments_registered_with_trigger_schedule_and_limit(served: dict[str, Any]) -> None:
+    from prefect.client.orchestration import get_client
+
+    async def read() -> tuple[Any, Any]:
+        async with get_client() as c:
+            return (
+                await c.read_deployment_by_name("ingest-inbox/ingest-inbox"),
+                await c.read_deployment_by_name("nightly/nightly"),
+            )
+
+    ingest, nightly = asyncio.run(read())
+    assert ingest.global_concurrency_limit is not None
+    assert ingest.global_concurrency_limit.limit == 1
+    cron = nightly.schedules[0].schedule
+    assert (cron.cron, cron.timezone) == ("30 3 * * *", "Europe/Berlin")
+
+
+def test_nightly_through_its_deployment_sweeps_and_publishes(
+    served: dict[str, Any], project: dict[str, Path], sample_dir: Path
+) -> None:
+    """Files left in the inbox are swept; reports of both local days are written and published."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.deployments import run_deployment
+
+    from pipeline.storage import store as st
+
+    for f in sorted(sample_dir.glob("*.fit"))[:10]:  # 19-25 Oct 2026
+        shutil.copy(f, project["inbox"] / f.name)
+    run = run_deployment(
+        "nightly/nightly",
+        parameters={"as_of": "2026-10-26T02:30:00+00:00", "stalled_s": 0.0},
+        timeout=240,
+    )
+    assert run.state is not None and run.state.is_completed(), run.state
+    assert run.name == "nightly 2026-10-26 02:30 UTC"
+    assert list(project["inbox"].glob("*.fit")) == []
+    reports = project["data"] / "reports" / "sam"
+    for day in ("2026-10-25", "2026-10-26"):
+        for ext in ("md", "json", "html"):
+            assert (reports / f"{day}.{ext}").stat().st_size > 0
+    assert "Sun 25 Oct 2026" in (reports / "2026-10-25.md").read_text()
+    with st.open_store(project["data"] / "legday.duckdb", read_only=True) as s:
+        assert s.scalar("SELECT count(*) FROM reports WHERE athlete_id = 'sam'") == 6
+        assert s.scalar("SELECT count(*) FROM activities") == 10
+
+    async def artifacts() -> list[Any]:
+        async with get_client() as c:
+            return await c.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["recovery-report-sam"]))
+            )
+
+    found = asyncio.run(artifacts())
+    assert (
+        found
+        and "Mon 26 Oct 2026" in found[0].data
+        and "Sun 25 Oct 2026" in found[0].data
+        and found[0].flow_run_id == run.id
+    )
