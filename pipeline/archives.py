@@ -119,10 +119,9 @@ def safe_member_name(name: str) -> str:
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
-    mode = info.external_attr >> 16
-    return (
-        info.create_system == 3 and mode != 0 and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
-    )
+    """A Unix symlink or special file (many zips set no file type: those are plain files)."""
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    return info.create_system == 3 and kind not in (0, stat.S_IFREG, stat.S_IFDIR)
 
 
 def _unsafe_name(name: str) -> bool:
