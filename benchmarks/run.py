@@ -1,0 +1,574 @@
+"""``make bench``: how fast legday is against a bare fitparse loop, measured in one run.
+
+What it measures (all on this machine, in one invocation; see docs/performance.md):
+
+- backfill: the whole pipeline over the shared corpus plus a generated multi-year history
+  (hash and plan, parse in ``--workers`` processes, store, refresh, one daily report), against a
+  bare fitparse loop over the same files in one process (``FitFile(path)``, every message,
+  ``get_values()``). Both run in child processes; their wall time excludes interpreter start and
+  imports. Peak memory is the sum of RSS over the backfill's process tree (parent + parser
+  workers + forkserver), sampled with psutil every 50 ms.
+- incremental: a nightly run (3 new files + refresh + that day's report) on a copy of the
+  multi-year store, against the same run on an empty (migrated) store; medians of 3, interleaved.
+- report: one day's report (build + render) on the multi-year store vs on a store holding only
+  that day's files; medians of 5.
+- Prefect: the same ingest + refresh through ``flows.ingest.ingest_flow`` against a temporary
+  local Prefect server (PREFECT_HOME in a temporary folder, analytics off), as a share of the
+  library run. Server start-up is reported, not counted.
+
+``--quick`` uses a week of history and a few corpus files (for the smoke test); ``--strict`` makes
+a missed target exit non-zero. Children are started as ``python -m benchmarks.run --child ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "fit-corpus" / "files"
+CONFIG = ROOT / "sample_data" / "legday.toml"
+DEFAULT_OUT = ROOT / "out" / "bench" / "run"
+
+TARGETS = {
+    "backfill_ratio": (">=", 3.0),
+    "incremental_ratio": ("<=", 1.5),
+    "report_ratio": ("<=", 1.5),
+    "peak_rss_mb": ("<", 400.0),
+    "prefect_overhead_pct": ("<", 10.0),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Children: each runs in its own interpreter so that memory and imports are its own
+
+
+def _settings(db: str) -> Any:
+    from pipeline.config import load_settings
+
+    return load_settings(env={}, cwd=ROOT, config=CONFIG, db=Path(db))
+
+
+def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
+    """The bare fitparse loop: the cost of merely decoding every message of every file."""
+    import warnings
+
+    import fitparse
+
+    warnings.filterwarnings("ignore")
+    failed = 0
+    started = time.perf_counter()
+    for path in spec["files"]:
+        try:
+            for msg in fitparse.FitFile(path).get_messages():
+                msg.get_values()
+        except Exception:  # the broken corpus files fail here, as they do for any user
+            failed += 1
+    return {"seconds": time.perf_counter() - started, "failed": failed}
+
+
+def child_backfill(spec: dict[str, Any]) -> dict[str, Any]:
+    """``legday ingest`` + refresh + one report, phase by phase, with the library's own pieces.
+
+    The composition is ``ingest.ingest_files``'s (plan → iter_parsed → write_results); it is
+    spelled out here only to time how long the single writer waits for the parsers.
+    """
+    from pipeline import analysis, ingest
+    from pipeline.storage import store as st
+
+    settings = _settings(spec["db"])
+    athlete = settings.default_athlete
+    now = datetime.now(UTC)
+    phases: dict[str, float] = {}
+    t0 = time.perf_counter()
+    files, _skipped = ingest.collect_files([Path(p) for p in spec["paths"]])
+    plan = ingest.plan_ingest(settings.db_path, [(f, athlete) for f in files], now=now)
+    phases["plan (read + sha256 + lookup)"] = time.perf_counter() - t0
+    waited = 0.0
+
+    def timed() -> Iterator[tuple[str, str, ingest.ParseResult]]:
+        nonlocal waited
+        it = ingest.iter_parsed([p for p, _a in plan.to_parse], now, spec["workers"])
+        while True:
+            t = time.perf_counter()
+            try:
+                path, result = next(it)
+            except StopIteration:
+                return
+            finally:
+                waited += time.perf_counter() - t
+            yield path, athlete, result
+
+    outcomes: list[ingest.FileOutcome] = list(plan.decided)
+    t1 = time.perf_counter()
+    ingest.write_results(settings.db_path, timed(), now=now, on_done=outcomes.append)
+    write_total = time.perf_counter() - t1
+    phases["waiting for parsers (incl. pool start)"] = waited
+    phases["store (single writer)"] = write_total - waited
+    t2 = time.perf_counter()
+    analysis.refresh_store(settings, now=now)
+    phases["refresh (classify, metrics, flags)"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    day = date.fromisoformat(spec["report_day"])
+    _report(settings, athlete, day, now, Path(spec["reports"]))
+    phases["report (build, render, save)"] = time.perf_counter() - t3
+    total = time.perf_counter() - t0
+    with st.open_store(settings.db_path, read_only=True) as s:
+        counts = dict(s.rows("SELECT status, count(*) FROM files GROUP BY 1 ORDER BY 1"))
+        n_act = s.scalar("SELECT count(*) FROM activities")
+    return {
+        "seconds": total,
+        "ingest_refresh_seconds": total - phases["report (build, render, save)"],
+        "phases": phases,
+        "files": len(files),
+        "statuses": counts,
+        "activities": n_act,
+    }
+
+
+def _report(settings: Any, athlete: str, day: date, now: datetime, out: Path | None) -> None:
+    """What ``legday report --date DAY`` does, minus printing."""
+    from pipeline import analysis
+    from pipeline.storage import store as st
+
+    with st.open_store(settings.db_path, read_only=True) as s:
+        start, _end = analysis.local_day_bounds(day, settings.athlete(athlete))
+        quarantined = analysis.quarantined_files(s, athlete, start - timedelta(days=1))
+        built = analysis.daily_report(
+            s, settings, athlete, day, generated_at=now, quarantined=quarantined
+        )
+    rendered = built.render()
+    if out is not None:
+        with st.open_store(settings.db_path) as s:
+            analysis.save_reports(s, athlete, day, rendered, generated_at=now)
+        analysis.write_report_files(out, athlete, day, rendered)
+
+
+def child_flow(spec: dict[str, Any]) -> dict[str, Any]:
+    """The same ingest + refresh through the Prefect flow (against the server in the env)."""
+    t0 = time.perf_counter()
+    from flows.ingest import ingest_flow
+
+    imported = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    totals = ingest_flow(
+        paths=spec["paths"], db=spec["db"], config=str(CONFIG), workers=spec["workers"]
+    )
+    return {"seconds": time.perf_counter() - t1, "import_seconds": imported, "totals": totals}
+
+
+CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "baseline": child_baseline,
+    "backfill": child_backfill,
+    "flow": child_flow,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# The parent: runs children, samples memory, compares
+
+
+@dataclass
+class ChildRun:
+    result: dict[str, Any]
+    peak_rss_mb: float
+    wall: float
+
+
+def _tree_rss(proc: Any) -> int:
+    import psutil
+
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def run_child(
+    name: str, spec: dict[str, Any], work: Path, env: dict[str, str] | None = None
+) -> ChildRun:
+    """Run one child and sample the RSS of its whole process tree while it runs."""
+    import psutil
+
+    spec_file = work / f"{name}.spec.json"
+    out_file = work / f"{name}.out.json"
+    spec_file.write_text(json.dumps(spec), encoding="utf-8")
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.run", "--child", name, str(spec_file), str(out_file)],
+        cwd=ROOT,
+        env=env,
+    )
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(ps))
+        time.sleep(0.05)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child {name!r} failed with exit code {proc.returncode}")
+    result = json.loads(out_file.read_text(encoding="utf-8"))
+    return ChildRun(result, peak / 1e6, time.perf_counter() - started)
+
+
+def _fresh_store(db: Path) -> None:
+    from pipeline.storage import store as st
+
+    with st.open_store(db) as s:
+        s.migrate(datetime.now(UTC))
+
+
+def _nightly_once(db: Path, nightly: list[Path], day: date, workers: int) -> float:
+    """Ingest the day's files, refresh, build the day's report: the nightly job, timed."""
+    from pipeline import analysis, ingest
+
+    settings = _settings(str(db))
+    athlete = settings.default_athlete
+    now = datetime.now(UTC)
+    t = time.perf_counter()
+    ingest.ingest_files(db, [(p, athlete) for p in nightly], now=now, workers=workers)
+    analysis.refresh_store(settings, now=now)
+    _report(settings, athlete, day, now, db.parent / "reports")
+    return time.perf_counter() - t
+
+
+def _report_once(db: Path, day: date) -> float:
+    settings = _settings(str(db))
+    t = time.perf_counter()
+    _report(settings, settings.default_athlete, day, datetime.now(UTC), None)
+    return time.perf_counter() - t
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrefectServer:
+    """A throw-away ``prefect server start`` with its own PREFECT_HOME."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        self.env = {
+            **os.environ,
+            "PREFECT_HOME": str(home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+        }
+        self.env.pop("PREFECT_API_URL", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.startup_s = 0.0
+
+    def __enter__(self) -> PrefectServer:
+        prefect = Path(sys.executable).with_name("prefect")
+        t = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [
+                str(prefect),
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-ui",
+                "--analytics-off",
+            ],
+            env=self.env,
+            stdout=(self.home / "server.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, so stopping it stops its children too
+        )
+        while time.perf_counter() - t < 120:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited; see {self.home / 'server.log'}")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("prefect server did not become healthy within 120 s")
+        self.startup_s = time.perf_counter() - t
+        return self
+
+    def client_env(self) -> dict[str, str]:
+        return {**self.env, "PREFECT_API_URL": self.url}
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def _corpus_files(quick: bool) -> list[Path]:
+    files = sorted(p for p in CORPUS.iterdir() if p.is_file()) if CORPUS.is_dir() else []
+    if quick:
+        files = [p for p in files if p.stat().st_size < 60_000][:6]
+    return files
+
+
+def _ratio_ok(name: str, value: float) -> bool:
+    op, target = TARGETS[name]
+    return {">=": value >= target, "<=": value <= target, "<": value < target}[op]
+
+
+def run(
+    *,
+    quick: bool,
+    workers: int,
+    out: Path,
+    cache: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run every measurement and return the figures (the table is printed by ``main``)."""
+    from benchmarks import history as hist
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    work = out / "work"
+    work.mkdir()
+    h = hist.ensure_history(
+        weeks=1 if quick else 3 * 52,
+        cache=cache or hist.DEFAULT_CACHE,
+        workers=workers,
+        log=log,
+    )
+    corpus = _corpus_files(quick)
+    if quick or not corpus:
+        # One folder holds the chosen files so that every variant sees exactly the same input.
+        inbox = out / "inbox"
+        inbox.mkdir()
+        for p in [*corpus, *sorted(h.files.iterdir())]:
+            shutil.copyfile(p, inbox / p.name)
+        paths = [str(inbox)]
+    else:
+        paths = [str(CORPUS), str(h.files)]
+    from pipeline.ingest import collect_files
+
+    files, _ = collect_files([Path(p) for p in paths])
+    n_bytes = sum(f.stat().st_size for f in files)
+    figures: dict[str, Any] = {
+        "files": len(files),
+        "mb": n_bytes / 1e6,
+        "history_files": h.n_files,
+        "corpus_files": len(corpus),
+        "workers": workers,
+        "history_dir": str(h.root),
+        "history_generated": h.generated,
+        "history_seconds": h.seconds,
+    }
+    log(
+        f"{len(files)} files, {n_bytes / 1e6:.1f} MB ({len(corpus)} corpus + {h.n_files} generated)"
+    )
+
+    log("baseline: bare fitparse loop, one process ...")
+    base = run_child("baseline", {"files": [str(f) for f in files]}, work)
+    multi_db = out / "multi" / "legday.duckdb"
+    log(f"backfill: legday pipeline, {workers} parser processes ...")
+    back = run_child(
+        "backfill",
+        {
+            "paths": paths,
+            "db": str(multi_db),
+            "workers": workers,
+            "report_day": (h.report_day - timedelta(days=1)).isoformat(),
+            "reports": str(out / "multi" / "reports"),
+        },
+        work,
+    )
+    b, p = base.result, back.result
+    phases = p["phases"]
+    parse_wait = phases["waiting for parsers (incl. pool start)"]
+    figures["baseline"] = {
+        "seconds": b["seconds"],
+        "files_per_s": len(files) / b["seconds"],
+        "mb_per_s": n_bytes / 1e6 / b["seconds"],
+        "failed": b["failed"],
+        "peak_rss_mb": base.peak_rss_mb,
+    }
+    figures["backfill"] = {
+        "seconds": p["seconds"],
+        "files_per_s": len(files) / p["seconds"],
+        "mb_per_s": n_bytes / 1e6 / p["seconds"],
+        "phases": phases,
+        "statuses": p["statuses"],
+        "activities": p["activities"],
+        "peak_rss_mb": back.peak_rss_mb,
+        "outside_parsing_share": 1.0 - parse_wait / p["seconds"],
+    }
+    figures["backfill_ratio"] = b["seconds"] / p["seconds"]
+    figures["peak_rss_mb"] = back.peak_rss_mb
+
+    log("incremental: nightly run on the multi-year store vs an empty one ...")
+    nightly = sorted(h.nightly.iterdir())
+    day = h.report_day
+    inc_multi: list[float] = []
+    inc_empty: list[float] = []
+    for i in range(3):
+        for kind in ("empty", "multi") if i % 2 else ("multi", "empty"):
+            db = out / f"inc-{kind}-{i}" / "legday.duckdb"
+            db.parent.mkdir()
+            if kind == "multi":
+                shutil.copyfile(multi_db, db)
+                (inc_multi).append(_nightly_once(db, nightly, day, workers))
+            else:
+                _fresh_store(db)
+                inc_empty.append(_nightly_once(db, nightly, day, workers))
+    figures["incremental"] = {
+        "multi_s": statistics.median(inc_multi),
+        "empty_s": statistics.median(inc_empty),
+        "runs": {"multi": inc_multi, "empty": inc_empty},
+    }
+    figures["incremental_ratio"] = statistics.median(inc_multi) / statistics.median(inc_empty)
+
+    log("report: one day's report on the multi-year store vs the day's files alone ...")
+    rep_multi: list[float] = []
+    rep_empty: list[float] = []
+    multi_after, empty_after = (
+        out / "inc-multi-0" / "legday.duckdb",
+        out / "inc-empty-0" / "legday.duckdb",
+    )
+    for _ in range(5):
+        rep_multi.append(_report_once(multi_after, day))
+        rep_empty.append(_report_once(empty_after, day))
+    figures["report"] = {
+        "multi_s": statistics.median(rep_multi),
+        "empty_s": statistics.median(rep_empty),
+    }
+    figures["report_ratio"] = statistics.median(rep_multi) / statistics.median(rep_empty)
+    for i in range(3):
+        for kind in ("multi", "empty"):
+            shutil.rmtree(out / f"inc-{kind}-{i}", ignore_errors=True)
+
+    log("prefect: the same ingest through flows/ingest.py (temporary local server) ...")
+    home = Path(tempfile.mkdtemp(prefix="legday-bench-prefect-"))
+    try:
+        with PrefectServer(home) as server:
+            flow_db = out / "flow" / "legday.duckdb"
+            flow = run_child(
+                "flow",
+                {"paths": paths, "db": str(flow_db), "workers": workers},
+                work,
+                env=server.client_env(),
+            )
+            figures["prefect"] = {
+                "server_startup_s": server.startup_s,
+                "import_s": flow.result["import_seconds"],
+                "flow_s": flow.result["seconds"],
+                "library_s": p["ingest_refresh_seconds"],
+            }
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    lib = p["ingest_refresh_seconds"]
+    figures["prefect_overhead_pct"] = 100.0 * (flow.result["seconds"] - lib) / lib
+    shutil.rmtree(out / "flow", ignore_errors=True)
+    return figures
+
+
+def table(f: dict[str, Any]) -> tuple[str, bool]:
+    """The result table (target, measured, pass/fail) and whether every target is met."""
+    b, p = f["baseline"], f["backfill"]
+    lines = [
+        f"input: {f['files']} files, {f['mb']:.1f} MB ({f['corpus_files']} corpus + "
+        f"{f['history_files']} generated history); {f['workers']} parser processes",
+        f"baseline (bare fitparse, 1 process): {b['seconds']:.1f} s, {b['files_per_s']:.2f} files/s, "
+        f"{b['mb_per_s']:.3f} MB/s ({b['failed']} files raised)",
+        f"backfill (legday pipeline):          {p['seconds']:.1f} s, {p['files_per_s']:.2f} files/s, "
+        f"{p['mb_per_s']:.3f} MB/s; {p['activities']} activities; files {p['statuses']}",
+        "backfill phases (main process):",
+    ]
+    for name, secs in p["phases"].items():
+        lines.append(f"  {name:<42} {secs:8.2f} s  {100 * secs / p['seconds']:5.1f} %")
+    inc, rep, pf = f["incremental"], f["report"], f["prefect"]
+    lines += [
+        f"incremental (3 files + refresh + report): multi-year {inc['multi_s']:.2f} s, "
+        f"empty {inc['empty_s']:.2f} s (medians of 3)",
+        f"report (build + render): multi-year {rep['multi_s']:.3f} s, day only "
+        f"{rep['empty_s']:.3f} s (medians of 5)",
+        f"prefect: flow {pf['flow_s']:.1f} s vs library {pf['library_s']:.1f} s; server start-up "
+        f"{pf['server_startup_s']:.1f} s and `import flows.ingest` {pf['import_s']:.1f} s not counted",
+        f"share of backfill time outside parsing: {100 * p['outside_parsing_share']:.1f} % "
+        "(main process not waiting for parser results)",
+        "",
+        f"{'measure':<34} {'target':>10} {'measured':>10}  result",
+    ]
+    rows = [
+        ("backfill_ratio", "backfill throughput ratio", "{:.2f}x"),
+        ("incremental_ratio", "incremental multi/empty", "{:.2f}x"),
+        ("report_ratio", "report multi/empty", "{:.2f}x"),
+        ("peak_rss_mb", "backfill peak RSS (tree) MB", "{:.0f}"),
+        ("prefect_overhead_pct", "Prefect overhead %", "{:.1f}"),
+    ]
+    ok_all = True
+    for key, label, fmt in rows:
+        op, target = TARGETS[key]
+        ok = _ratio_ok(key, f[key])
+        ok_all &= ok
+        lines.append(
+            f"{label:<34} {op + ' ' + str(target):>10} {fmt.format(f[key]):>10}  "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
+    return "\n".join(lines), ok_all
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="legday benchmarks (make bench)")
+    parser.add_argument("--quick", action="store_true", help="a week of history, 6 corpus files")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="scratch folder")
+    parser.add_argument("--cache", type=Path, default=None, help="history cache folder")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--child", nargs=3, metavar=("NAME", "SPEC", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        name, spec, out = args.child
+        result = CHILDREN[name](json.loads(Path(spec).read_text(encoding="utf-8")))
+        Path(out).write_text(json.dumps(result), encoding="utf-8")
+        return 0
+
+    def log(msg: str) -> None:
+        print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    figures = run(quick=args.quick, workers=args.workers, out=args.out, cache=args.cache, log=log)
+    text, ok = table(figures)
+    print(text)
+    print(f"(whole benchmark: {time.perf_counter() - started:.0f} s)")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
+    return 1 if args.strict and not ok else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
