@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,45 +24,6 @@ from flows.inbox import ingest_inbox_files, refresh_task, resolve_inbox
 from pipeline import analysis
 from pipeline.config import Settings
 from pipeline.inbox import sweep_inbox
-from pipeline.storage import store as st
-
-
-@dataclass(frozen=True)
-class ProducedReport:
-    athlete_id: str
-    day: date
-    markdown: str
-    paths: dict[str, str]
-    flags: int
-
-
-def produce_report(
-    settings: Settings, athlete_id: str, day: date, *, generated_at: datetime, out_dir: Path
-) -> ProducedReport:
-    """Build one day's report read-only, store it (short writer session) and write its files.
-
-    The same steps as ``legday report``; meant to move to ``pipeline.analysis`` so the CLI and
-    this flow share it.
-    """
-    athlete = settings.athlete(athlete_id)
-    with st.open_store(settings.db_path, read_only=True, timeout_s=120) as s:
-        start, _end = analysis.local_day_bounds(day, athlete)
-        quarantined = analysis.quarantined_files(s, athlete_id, start - timedelta(days=1))
-        built = analysis.daily_report(
-            s, settings, athlete_id, day, generated_at=generated_at, quarantined=quarantined
-        )
-    rendered = built.render()
-    with st.open_store(settings.db_path, timeout_s=120) as s:
-        analysis.save_reports(s, athlete_id, day, rendered, generated_at=generated_at)
-    paths = analysis.write_report_files(out_dir, athlete_id, day, rendered)
-    flags = built.report.get("flags") or []
-    return ProducedReport(
-        athlete_id,
-        day,
-        rendered["md"],
-        {k: str(v) for k, v in paths.items()},
-        len(flags) if isinstance(flags, list) else 0,
-    )
 
 
 @task(
@@ -75,8 +35,10 @@ def produce_report(
 )
 def report_task(
     settings: Settings, athlete_id: str, day: date, generated_at: datetime, out_dir: Path
-) -> ProducedReport:
-    return produce_report(settings, athlete_id, day, generated_at=generated_at, out_dir=out_dir)
+) -> analysis.ProducedReport:
+    return analysis.produce_report(
+        settings, athlete_id, day, generated_at=generated_at, out_dir=out_dir
+    )
 
 
 def artifact_key(athlete_id: str) -> str:
@@ -138,6 +100,11 @@ def nightly_flow(
             ),
         )
         reports[athlete_id] = [
-            {"day": p.day.isoformat(), "flags": p.flags, "paths": p.paths} for p in produced
+            {
+                "day": p.day.isoformat(),
+                "flags": p.flags,
+                "paths": {k: str(v) for k, v in p.paths.items()},
+            }
+            for p in produced
         ]
     return {"swept": swept["counts"], "reports": reports}

@@ -459,6 +459,52 @@ def quarantined_files(store: st.Store, athlete_id: str, since: datetime) -> list
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
+@dataclass(frozen=True)
+class ProducedReport:
+    """A report built, stored in the ``reports`` relation and written as files."""
+
+    athlete_id: str
+    day: date
+    rendered: dict[str, str]
+    paths: dict[str, Path]
+    flags: int
+
+    @property
+    def markdown(self) -> str:
+        return self.rendered["md"]
+
+
+def produce_report(
+    settings: Settings,
+    athlete_id: str,
+    day: date | None,
+    *,
+    generated_at: datetime,
+    out_dir: Path,
+    on_wait: st.WaitCallback | None = None,
+    timeout_s: float = 120.0,
+) -> ProducedReport:
+    """Build a day's report read-only, store it (one short writer session), write its files.
+
+    ``day=None`` picks the most telling day (``most_telling_day``). Shared by ``legday report``
+    and the nightly flow, so both produce the same thing.
+    """
+    athlete = settings.athlete(athlete_id)
+    with st.open_store(settings.db_path, read_only=True, timeout_s=timeout_s, on_wait=on_wait) as s:
+        day = day or most_telling_day(s, settings, athlete_id)
+        start, _end = local_day_bounds(day, athlete)
+        quarantined = quarantined_files(s, athlete_id, start - timedelta(days=1))
+        built = daily_report(
+            s, settings, athlete_id, day, generated_at=generated_at, quarantined=quarantined
+        )
+    rendered = built.render()
+    with st.open_store(settings.db_path, timeout_s=timeout_s, on_wait=on_wait) as s:
+        save_reports(s, athlete_id, day, rendered, generated_at=generated_at)
+    paths = write_report_files(out_dir, athlete_id, day, rendered)
+    flags = built.report.get("flags") or []
+    return ProducedReport(athlete_id, day, rendered, paths, len(flags))
+
+
 def most_telling_day(store: st.Store, settings: Settings, athlete_id: str) -> date:
     """The local day with the strongest flags (alerts first), else the day of the latest activity."""
     athlete = settings.athlete(athlete_id)

@@ -303,33 +303,24 @@ def report(
         cfg = settings()
         athlete_id = athlete or cfg.default_athlete
         cfg.athlete(athlete_id)
-        generated = now_utc()
-        with st.open_store(cfg.db_path, read_only=True, timeout_s=60, on_wait=_wait_message) as s:
-            day = (
-                analysis.most_telling_day(s, cfg, athlete_id)
-                if most_telling
-                else _parse_day(date_, cfg, athlete_id)
-            )
-            start, _end = analysis.local_day_bounds(day, cfg.athlete(athlete_id))
-            quarantined = analysis.quarantined_files(s, athlete_id, start - timedelta(days=1))
-            built = analysis.daily_report(
-                s, cfg, athlete_id, day, generated_at=generated, quarantined=quarantined
-            )
-        rendered = built.render()
-        with st.open_store(cfg.db_path, timeout_s=60, on_wait=_wait_message) as s:
-            analysis.save_reports(s, athlete_id, day, rendered, generated_at=generated)
-        paths = analysis.write_report_files(
-            out or cfg.data_dir / "reports", athlete_id, day, rendered
+        produced = analysis.produce_report(
+            cfg,
+            athlete_id,
+            None if most_telling else _parse_day(date_, cfg, athlete_id),
+            generated_at=now_utc(),
+            out_dir=out or cfg.data_dir / "reports",
+            on_wait=_wait_message,
+            timeout_s=60,
         )
+        rendered, paths = produced.rendered, produced.paths
     except LegdayError as exc:
         _fail(exc)
         return
-    if format == "md":
-        console.print(
-            Markdown(rendered["md"]) if sys.stdout.isatty() else rendered["md"], markup=False
-        )
+    if format == "md" and sys.stdout.isatty():
+        console.print(Markdown(rendered["md"]))
     else:
-        sys.stdout.write(rendered[format] + "\n")
+        # Plain text when piped: no re-wrapping, the Markdown stays as written.
+        sys.stdout.write(rendered[format].rstrip("\n") + "\n")
     err.print(f"report files: {paths['md'].parent}/ (HTML: {paths['html']})")
 
 
@@ -381,6 +372,14 @@ def reclassify(
     for a, r in out.items():
         console.print(f"{a}: {r['classified']} classified, {r['flags']} flag(s)")
 
+
+def _register_commands() -> None:
+    from pipeline.cli_serve import register
+
+    register(app)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     app()
