@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,6 +104,9 @@ def test_nightly_through_its_deployment_sweeps_and_publishes(
 
     for f in sorted(sample_dir.glob("*.fit"))[:10]:  # 19-25 Oct 2026
         shutil.copy(f, project["inbox"] / f.name)
+        # Left behind hours ago (missed by the watcher), not still being copied.
+        old = time.time() - 3600
+        os.utime(project["inbox"] / f.name, (old, old))
     run = run_deployment(
         "nightly/nightly",
         parameters={"as_of": "2026-10-26T02:30:00+00:00", "stalled_s": 0.0},
@@ -132,3 +137,33 @@ def test_nightly_through_its_deployment_sweeps_and_publishes(
         and "Sun 25 Oct 2026" in found[0].data
         and found[0].flow_run_id == run.id
     )
+
+
+def test_ingest_flow_stores_files_in_batches_and_refreshes(
+    harness: None, tmp_path: Path, sample_dir: Path
+) -> None:
+    """The ``ingest`` flow: one task per batch of files, the library's outcomes, flags derived."""
+    from prefect.client.orchestration import get_client
+
+    from flows.ingest import ingest_flow
+    from pipeline.storage import store as st
+
+    db = tmp_path / "flow.duckdb"
+    bad = tmp_path / "broken.fit"
+    bad.write_bytes(b"not a fit file" * 10)
+    files = [str(p) for p in sorted(sample_dir.glob("*.fit"))] + [str(bad)]
+    totals = ingest_flow(
+        files, db=str(db), config=str(sample_dir / "legday.toml"), workers=1, batch_size=8
+    )
+    assert totals == {"stored": 16, "partial": 0, "duplicate": 0, "quarantined": 1}
+    with st.open_store(db, read_only=True) as s:
+        assert s.scalar("SELECT count(*) FROM activities") == 16
+        assert s.scalar("SELECT count(*) FROM recovery_flags WHERE severity = 'alert'") == 2
+
+    async def task_names() -> list[str]:
+        async with get_client() as client:
+            runs = await client.read_task_runs()
+            return sorted(r.name for r in runs if r.name.startswith("ingest files"))
+
+    names = asyncio.run(task_names())
+    assert "ingest files 1-8 of 17" in names and "ingest files 17-17 of 17" in names
