@@ -38,7 +38,7 @@ bench: install
 	$(BIN)/python -m benchmarks.run
 
 fuzz: install
-	$(BIN)/python -m tests.fuzz --cases 3000 --seed 20261124
+	$(BIN)/python scripts/fuzz.py --cases 3000 --seed 20261124
 
 sample-data: install
 	$(BIN)/python sample_data/generate.py

@@ -42,7 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class _State:
@@ -109,8 +109,9 @@ def ingest(
         _print_summary(summary, skipped, cfg.db_path)
         from pipeline import analysis
 
-        if summary.new_activity_ids() or summary.counts()["stored"]:
-            analysis.refresh_store(cfg, now=now_utc(), on_wait=_wait_message)
+        # Always: the refresh only computes what is missing, and a run killed before its
+        # refresh leaves stored activities that a re-run sees as "already known".
+        analysis.refresh_store(cfg, now=now_utc(), on_wait=_wait_message)
     except LegdayError as exc:
         _fail(exc)
 
@@ -121,7 +122,12 @@ def _run_ingest(
     n_workers = workers or default_workers()
     if not show or len(items) < 5:
         return ingest_files(
-            cfg.db_path, items, now=now_utc(), workers=n_workers, on_wait=_wait_message
+            cfg.db_path,
+            items,
+            now=now_utc(),
+            workers=n_workers,
+            on_wait=_wait_message,
+            unpack_dir=cfg.data_dir / "unpacked",
         )
     with Progress(
         TextColumn("[bold]ingest[/bold]"),
@@ -149,6 +155,7 @@ def _run_ingest(
             workers=n_workers,
             progress=tick,
             on_wait=_wait_message,
+            unpack_dir=cfg.data_dir / "unpacked",
         )
 
 

@@ -40,21 +40,33 @@ class ClassificationSettings(_Strict):
         0.40, description="Or: lower-body weighted share of classified active sets at/above this..."
     )
     leg_share_min_sets: int = Field(6, description="...with at least this many active sets")
-    heavy_max_reps: int = Field(6, description="A loaded lower-body set of at most this many reps is heavy")
+    heavy_max_reps: int = Field(
+        6, description="A loaded lower-body set of at most this many reps is heavy"
+    )
     heavy_min_lower_sets: int = Field(10, description="Or this many lower-body sets make it heavy")
-    unaccustomed_days: int = Field(14, description="First leg session after this many days is unaccustomed")
+    unaccustomed_days: int = Field(
+        14, description="First leg session after this many days is unaccustomed"
+    )
 
 
 class IntensitySettings(_Strict):
     """How a run's intensity is labelled from heart rate (domain.md D2, 'Intense run')."""
 
-    zone_model: Literal["hrmax", "hrr", "lthr"] = Field("hrmax", description="Zones used for the label")
+    zone_model: Literal["hrmax", "hrr", "lthr"] = Field(
+        "hrmax", description="Zones used for the label"
+    )
     hard_z4plus_minutes: float = Field(10.0, description="Minutes in Z4+ that make a run hard")
     hard_z4plus_share: float = Field(0.20, description="Or share of the run in Z4+")
-    hard_avg_pct_hrmax: float = Field(0.85, description="Or average HR at/above this share of HRmax")
+    hard_avg_pct_hrmax: float = Field(
+        0.85, description="Or average HR at/above this share of HRmax"
+    )
     hard_avg_pct_hrr: float = Field(0.75, description="Or average HR at/above this share of HRR")
-    moderate_z3plus_share: float = Field(0.20, description="Share of the run in Z3+ that makes it moderate")
-    moderate_avg_pct_hrmax: float = Field(0.75, description="Or average HR at/above this share of HRmax")
+    moderate_z3plus_share: float = Field(
+        0.20, description="Share of the run in Z3+ that makes it moderate"
+    )
+    moderate_avg_pct_hrmax: float = Field(
+        0.75, description="Or average HR at/above this share of HRmax"
+    )
     hard_rpe: float = Field(7.0, description="A workout RPE (CR-10) at/above this is hard")
 
 
@@ -63,9 +75,13 @@ class RecoverySettings(_Strict):
 
     alert_hours: float = Field(24.0, description="Intense run sooner than this after legs: alert")
     warning_hours: float = Field(48.0, description="Intense run sooner than this: warning (S2, S3)")
-    heavy_warning_hours: float = Field(72.0, description="Window after a heavy/unaccustomed session (S11)")
+    heavy_warning_hours: float = Field(
+        72.0, description="Window after a heavy/unaccustomed session (S11)"
+    )
     info_hours: float = Field(48.0, description="Easy run inside this window after legs: info (S3)")
-    same_day_hours: float = Field(6.0, description="Within this many hours: same-day interference (S1)")
+    same_day_hours: float = Field(
+        6.0, description="Within this many hours: same-day interference (S1)"
+    )
 
 
 class LoadSettings(_Strict):
@@ -98,7 +114,9 @@ class AthleteSettings(_Strict):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {v!r}; use an IANA name like 'Europe/Berlin'") from exc
+            raise ValueError(
+                f"unknown timezone {v!r}; use an IANA name like 'Europe/Berlin'"
+            ) from exc
         return v
 
     @property
@@ -112,7 +130,9 @@ class Settings(_Strict):
     db_path: Path = Path("data/legday.duckdb")
     data_dir: Path = Path("data")
     default_athlete: str = DEFAULT_ATHLETE
-    athletes: dict[str, AthleteSettings] = Field(default_factory=lambda: {DEFAULT_ATHLETE: AthleteSettings()})
+    athletes: dict[str, AthleteSettings] = Field(
+        default_factory=lambda: {DEFAULT_ATHLETE: AthleteSettings()}
+    )
     #: inbox subfolder name -> athlete id (``legday watch``); by default a subfolder named after
     #: a configured athlete maps to that athlete.
     inbox_athletes: dict[str, str] = Field(default_factory=dict)
@@ -165,7 +185,9 @@ def load_settings(
     if "default_athlete" not in data:
         athletes = data["athletes"]
         data["default_athlete"] = (
-            next(iter(athletes)) if isinstance(athletes, dict) and len(athletes) == 1 else DEFAULT_ATHLETE
+            next(iter(athletes))
+            if isinstance(athletes, dict) and len(athletes) == 1
+            else DEFAULT_ATHLETE
         )
     chosen = athlete or env.get("LEGDAY_ATHLETE")
     if chosen:

@@ -25,6 +25,7 @@ import errno
 import hashlib
 import os
 import shutil
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -177,6 +178,10 @@ def probe_file(path: Path, previous: Probe | None = None) -> Probe | None:
             head = fh.read(12)
             if len(head) < 12:
                 return Probe(st_.st_size, st_.st_mtime_ns, "short")
+            if head.startswith(b"PK\x03\x04"):
+                # A zip's central directory is written last: it exists only in a complete copy.
+                state = "complete" if zipfile.is_zipfile(path) else "incomplete"
+                return Probe(st_.st_size, st_.st_mtime_ns, state)
             declared = fit_declared_length(head)
             if declared is None:
                 return Probe(st_.st_size, st_.st_mtime_ns, "not_fit")
@@ -461,6 +466,7 @@ def ingest_and_file(
         now=now,
         workers=workers,
         on_wait=on_wait,
+        unpack_dir=settings.data_dir / "unpacked",
     )
     starts: dict[str, datetime] = {}
     to_archive = [o for o in summary.outcomes if o.status in ARCHIVED]

@@ -33,6 +33,7 @@ from typing import Any
 
 import polars as pl
 
+from pipeline.archives import ArchiveLimits, ArchiveResult, expand_archive, is_archive
 from pipeline.errors import StorageError, StoreUnavailable
 from pipeline.parsing import PARSER_VERSION, parse_fit
 from pipeline.schemas import ParsedFile
@@ -41,7 +42,7 @@ from pipeline.storage import store as st
 ProgressCallback = Callable[["FileOutcome"], None]
 
 #: Extensions taken when walking a folder; a file named explicitly is always taken.
-FIT_SUFFIXES = (".fit",)
+FIT_SUFFIXES = (".fit", ".zip")
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,8 @@ class IngestSummary:
 def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     """Files to ingest from files and folders (recursive, sorted); plus what was skipped.
 
-    In folders only ``*.fit`` files are taken (any case); hidden files and symlinks that leave
-    the folder are skipped. A file named explicitly is taken whatever its name, so that a
+    In folders only ``*.fit`` files and ``*.zip`` archives (Garmin exports) are taken (any case);
+    hidden files and symlinks that leave the folder are skipped. A file named explicitly is taken whatever its name, so that a
     mistake gets a clear quarantine reason instead of silence.
     """
     taken: list[Path] = []
@@ -511,10 +512,14 @@ def ingest_files(
     on_wait: st.WaitCallback | None = None,
     batch_seconds: float = 2.0,
     lock_timeout_s: float = 600.0,
+    unpack_dir: Path | None = None,
+    archive_limits: ArchiveLimits | None = None,
 ) -> IngestSummary:
     """Ingest ``(path, athlete_id)`` pairs into the store at ``db_path``.
 
-    ``workers`` processes parse in parallel; the calling process is the single writer.
+    ``workers`` processes parse in parallel; the calling process is the single writer. With
+    ``unpack_dir``, zip archives (Garmin exports, nested zips too) are unpacked there, within
+    ``archive_limits`` (a zip bomb is refused), and their FIT files ingested.
     """
     started = time.monotonic()
     summary = IngestSummary()
@@ -527,10 +532,27 @@ def ingest_files(
     plan = plan_ingest(db_path, items, now=now, on_wait=on_wait, lock_timeout_s=lock_timeout_s)
     for outcome in plan.decided:
         done(outcome)
-    athlete_of = dict(plan.to_parse)
+    to_parse = plan.to_parse
+    unpacked: list[_Unpacked] = []
+    if unpack_dir is not None:
+        archives = [(p, a) for p, a in to_parse if is_archive(Path(p))]
+        if archives:
+            to_parse = [x for x in to_parse if x not in archives]
+            unpacked = [_unpack(Path(p), a, unpack_dir, archive_limits) for p, a in archives]
+            for u in unpacked:
+                for outcome in u.refused_members:
+                    done(outcome)
+            members = [(m, u.athlete_id) for u in unpacked for m in u.result.extracted]
+            sub = plan_ingest(
+                db_path, members, now=now, on_wait=on_wait, lock_timeout_s=lock_timeout_s
+            )
+            for outcome in sub.decided:
+                done(outcome)
+            to_parse = to_parse + sub.to_parse
+    athlete_of = dict(to_parse)
     parsed = (
         (path, athlete_of[path], result)
-        for path, result in iter_parsed([p for p, _a in plan.to_parse], now, workers)
+        for path, result in iter_parsed([p for p, _a in to_parse], now, workers)
     )
     write_results(
         db_path,
@@ -541,8 +563,74 @@ def ingest_files(
         batch_seconds=batch_seconds,
         lock_timeout_s=lock_timeout_s,
     )
+    if unpacked:
+        # Recorded last: an archive killed half-way is unpacked again next time, and its
+        # members already stored are then plain duplicates.
+        with st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait) as store:
+            for u in unpacked:
+                done(_record_archive(store, u, now))
     summary.seconds = time.monotonic() - started
     return summary
+
+
+@dataclass
+class _Unpacked:
+    path: Path
+    athlete_id: str
+    sha256: str
+    size: int
+    result: ArchiveResult
+    refused_members: list[FileOutcome]
+
+
+def _unpack(
+    path: Path, athlete_id: str, unpack_dir: Path, limits: ArchiveLimits | None
+) -> _Unpacked:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    result = expand_archive(path, unpack_dir / sha[:16], limits=limits or ArchiveLimits())
+    refused = [
+        FileOutcome(f"{path}!{p.member}", athlete_id, None, "quarantined", p.reason_code, p.message)
+        for p in result.problems
+        if not result.refused
+    ]
+    return _Unpacked(path, athlete_id, sha, path.stat().st_size, result, refused)
+
+
+def _record_archive(store: st.Store, u: _Unpacked, now: datetime) -> FileOutcome:
+    """A ``files`` row for the archive itself, so that the same archive is not unpacked twice."""
+    n = len(u.result.extracted)
+    if u.result.refused:
+        first = u.result.problems[0] if u.result.problems else None
+        status, code = "quarantined", first.reason_code if first else "zip_corrupt"
+        message = first.message if first else "the archive could not be read"
+    else:
+        status, code = "stored", None
+        message = f"archive: {n} FIT file(s) unpacked and ingested (each has its own row)" + (
+            f"; {len(u.result.problems)} member(s) refused" if u.result.problems else ""
+        )
+    with store.transaction():
+        st.record_sighting(store, u.athlete_id, u.sha256, str(u.path), now)
+        st.insert_file_row(
+            store,
+            {
+                "athlete_id": u.athlete_id,
+                "sha256": u.sha256,
+                "status": status,
+                "reason_code": code,
+                "message": message,
+                "original_name": u.path.name,
+                "size_bytes": u.size,
+                "file_type": "zip_archive",
+                "n_activities": 0,
+                "parser_version": PARSER_VERSION,
+                "first_seen_utc": now,
+            },
+        )
+    return FileOutcome(str(u.path), u.athlete_id, u.sha256, status, code, message)
 
 
 def default_workers() -> int:

@@ -188,11 +188,6 @@ def test_ingest_killed_60_times_ends_equal_to_a_clean_ingest(
     kill_and_restart(inputs, tmp_path / "legday.duckdb", clean, 60, random.Random(60), rounds=12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.ingest refreshes only when the run stored something new: an ingest killed "
-    "between its writes and its refresh leaves activities unclassified until new files come",
-)
 def test_a_restart_after_a_kill_before_the_refresh_completes_the_derived_rows(
     inputs: Path, clean: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -247,11 +247,6 @@ def test_a_full_disk_gives_a_clear_error_and_loses_nothing(
         assert s.scalar("SELECT count(*) FROM files WHERE status = 'stored'") == len(FITS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli._fail prints through a rich Console that wraps at 80 columns when stderr is "
-    "not a terminal: a long error becomes several lines (fix: soft_wrap=True)",
-)
 def test_errors_are_one_line_whatever_the_width(tmp_path: Path) -> None:
     blocker = tmp_path / "not a folder"
     blocker.write_text("x")
