@@ -187,22 +187,29 @@ CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 @dataclass
 class ChildRun:
     result: dict[str, Any]
-    peak_rss_mb: float
+    peak_rss_mb: float  # sum of RSS over the tree (shared library pages counted once per process)
+    peak_pss_mb: float  # sum of PSS (shared pages split between the processes that map them)
     wall: float
 
 
-def _tree_rss(proc: Any) -> int:
+def _tree_memory(proc: Any, with_pss: bool) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS or 0) over a process and all its descendants."""
     import psutil
 
-    total = 0
+    rss = pss = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0
     for p in procs:
         with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
+            if with_pss:
+                full = p.memory_full_info()
+                rss += full.rss
+                pss += full.pss
+            else:
+                rss += p.memory_info().rss
+    return rss, pss
 
 
 def run_child(
@@ -221,14 +228,18 @@ def run_child(
         env=env,
     )
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak_rss = peak_pss = 0
+    tick = 0
     while proc.poll() is None:
-        peak = max(peak, _tree_rss(ps))
+        # RSS at 20 Hz; PSS (reads smaps) at 2 Hz, so that sampling costs the run little.
+        rss, pss = _tree_memory(ps, with_pss=tick % 10 == 0)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+        tick += 1
         time.sleep(0.05)
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child {name!r} failed with exit code {proc.returncode}")
     result = json.loads(out_file.read_text(encoding="utf-8"))
-    return ChildRun(result, peak / 1e6, time.perf_counter() - started)
+    return ChildRun(result, peak_rss / 1e6, peak_pss / 1e6, time.perf_counter() - started)
 
 
 def _fresh_store(db: Path) -> None:
@@ -333,7 +344,7 @@ class PrefectServer:
 def _corpus_files(quick: bool) -> list[Path]:
     files = sorted(p for p in CORPUS.iterdir() if p.is_file()) if CORPUS.is_dir() else []
     if quick:
-        files = [p for p in files if p.stat().st_size < 60_000][:6]
+        files = [p for p in files if p.stat().st_size < 60_000][:4]
     return files
 
 
@@ -386,6 +397,7 @@ def run(
         "history_dir": str(h.root),
         "history_generated": h.generated,
         "history_seconds": h.seconds,
+        "load_avg_start": os.getloadavg()[0],
     }
     log(
         f"{len(files)} files, {n_bytes / 1e6:.1f} MB ({len(corpus)} corpus + {h.n_files} generated)"
@@ -424,6 +436,7 @@ def run(
         "statuses": p["statuses"],
         "activities": p["activities"],
         "peak_rss_mb": back.peak_rss_mb,
+        "peak_pss_mb": back.peak_pss_mb,
         "outside_parsing_share": 1.0 - parse_wait / p["seconds"],
     }
     figures["backfill_ratio"] = b["seconds"] / p["seconds"]
@@ -434,7 +447,8 @@ def run(
     day = h.report_day
     inc_multi: list[float] = []
     inc_empty: list[float] = []
-    for i in range(3):
+    reps = 1 if quick else 3
+    for i in range(reps):
         for kind in ("empty", "multi") if i % 2 else ("multi", "empty"):
             db = out / f"inc-{kind}-{i}" / "legday.duckdb"
             db.parent.mkdir()
@@ -458,15 +472,16 @@ def run(
         out / "inc-multi-0" / "legday.duckdb",
         out / "inc-empty-0" / "legday.duckdb",
     )
-    for _ in range(5):
+    for _ in range(2 if quick else 5):
         rep_multi.append(_report_once(multi_after, day))
         rep_empty.append(_report_once(empty_after, day))
     figures["report"] = {
         "multi_s": statistics.median(rep_multi),
         "empty_s": statistics.median(rep_empty),
+        "n": len(rep_multi),
     }
     figures["report_ratio"] = statistics.median(rep_multi) / statistics.median(rep_empty)
-    for i in range(3):
+    for i in range(reps):
         for kind in ("multi", "empty"):
             shutil.rmtree(out / f"inc-{kind}-{i}", ignore_errors=True)
 
@@ -492,6 +507,7 @@ def run(
     lib = p["ingest_refresh_seconds"]
     figures["prefect_overhead_pct"] = 100.0 * (flow.result["seconds"] - lib) / lib
     shutil.rmtree(out / "flow", ignore_errors=True)
+    figures["load_avg_end"] = os.getloadavg()[0]
     return figures
 
 
@@ -500,11 +516,15 @@ def table(f: dict[str, Any]) -> tuple[str, bool]:
     b, p = f["baseline"], f["backfill"]
     lines = [
         f"input: {f['files']} files, {f['mb']:.1f} MB ({f['corpus_files']} corpus + "
-        f"{f['history_files']} generated history); {f['workers']} parser processes",
+        f"{f['history_files']} generated history); {f['workers']} parser processes; "
+        f"1-min load average {f['load_avg_start']:.1f} at start, {f['load_avg_end']:.1f} at end "
+        f"({os.cpu_count()} cores: other work on the machine skews every figure)",
         f"baseline (bare fitparse, 1 process): {b['seconds']:.1f} s, {b['files_per_s']:.2f} files/s, "
-        f"{b['mb_per_s']:.3f} MB/s ({b['failed']} files raised)",
+        f"{b['mb_per_s']:.3f} MB/s ({b['failed']} files raised); peak RSS {b['peak_rss_mb']:.0f} MB",
         f"backfill (legday pipeline):          {p['seconds']:.1f} s, {p['files_per_s']:.2f} files/s, "
         f"{p['mb_per_s']:.3f} MB/s; {p['activities']} activities; files {p['statuses']}",
+        f"backfill memory (process tree: parent + forkserver + parser workers, psutil sampling): "
+        f"peak RSS sum {p['peak_rss_mb']:.0f} MB, peak PSS sum {p['peak_pss_mb']:.0f} MB",
         "backfill phases (main process):",
     ]
     for name, secs in p["phases"].items():
@@ -512,9 +532,9 @@ def table(f: dict[str, Any]) -> tuple[str, bool]:
     inc, rep, pf = f["incremental"], f["report"], f["prefect"]
     lines += [
         f"incremental (3 files + refresh + report): multi-year {inc['multi_s']:.2f} s, "
-        f"empty {inc['empty_s']:.2f} s (medians of 3)",
+        f"empty {inc['empty_s']:.2f} s (medians of {len(inc['runs']['multi'])})",
         f"report (build + render): multi-year {rep['multi_s']:.3f} s, day only "
-        f"{rep['empty_s']:.3f} s (medians of 5)",
+        f"{rep['empty_s']:.3f} s (medians of {rep['n']})",
         f"prefect: flow {pf['flow_s']:.1f} s vs library {pf['library_s']:.1f} s; server start-up "
         f"{pf['server_startup_s']:.1f} s and `import flows.ingest` {pf['import_s']:.1f} s not counted",
         f"share of backfill time outside parsing: {100 * p['outside_parsing_share']:.1f} % "
