@@ -23,13 +23,14 @@ BROKEN_REASONS = {
 }
 
 
-def _manifest_sessions(cell: str) -> list[tuple[str, str | None]]:
+def _manifest_sessions(cell: str) -> list[tuple[str | None, str | None]]:
     """'running/generic | 75(volleyball)/None' -> [('running', 'generic'), ('volleyball', None)]."""
     out = []
     for part in (p.strip() for p in cell.split("|") if p.strip()):
         sport, _, sub = part.partition("/")
         m = re.fullmatch(r"\d+\((\w+)\)", sport)
-        out.append((m.group(1) if m else sport, None if sub in ("None", "") else sub))
+        name = m.group(1) if m else sport
+        out.append((None if name == "None" else name, None if sub in ("None", "") else sub))
     return out
 
 
