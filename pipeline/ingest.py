@@ -152,17 +152,30 @@ def _with_ids(
     df: pl.DataFrame, athlete_id: str, ids: dict[int, str], *, keep_index: bool = False
 ) -> pl.DataFrame:
     """Attach athlete and activity ids to a per-session frame (rows of unknown sessions drop)."""
-    mapping = pl.DataFrame(
-        {"session_index": list(ids), "activity_id": list(ids.values())},
-        schema={"session_index": pl.Int32, "activity_id": pl.String},
-    )
-    out = df.join(mapping, on="session_index", how="inner").with_columns(
-        pl.lit(athlete_id).alias("athlete_id")
+    out = df.filter(pl.col("session_index").is_in(list(ids))).with_columns(
+        pl.col("session_index")
+        .replace_strict(list(ids), list(ids.values()), return_dtype=pl.String)
+        .alias("activity_id"),
+        pl.lit(athlete_id).alias("athlete_id"),
     )
     return out if keep_index else out.drop("session_index")
 
 
-def write_parsed(
+@dataclass
+class _Pending:
+    """One file decided but not yet written: its outcome, its rows, what it supersedes."""
+
+    outcome: FileOutcome
+    file_row: dict[str, Any]
+    sighting: tuple[str, str, str, datetime]
+    frames: dict[str, pl.DataFrame]
+    supersede: list[str]
+    identity: tuple[str, str] | None
+    size: int
+    parsed: ParsedFile
+
+
+def _decide(
     store: st.Store,
     *,
     athlete_id: str,
@@ -171,8 +184,8 @@ def write_parsed(
     size: int,
     parsed: ParsedFile,
     now: datetime,
-) -> FileOutcome:
-    """Write one parsed file in one transaction and say what became of it."""
+) -> _Pending:
+    """What becomes of one parsed file, decided against what the store holds (no writes)."""
     identity = fit_identity(parsed)
     info = parsed.info
     name = Path(path).name
@@ -198,74 +211,71 @@ def write_parsed(
         "parser_version": PARSER_VERSION,
         "first_seen_utc": now,
     }
-    with store.transaction():
-        st.record_sighting(store, athlete_id, sha256, path, now)
-        if parsed.status == "quarantined":
-            st.insert_file_row(store, row)
-            return FileOutcome(
-                path, athlete_id, sha256, "quarantined", row["reason_code"], row["message"]
+    pending = _Pending(
+        FileOutcome(path, athlete_id, sha256, parsed.status, row["reason_code"], row["message"]),
+        row,
+        (athlete_id, sha256, path, now),
+        {},
+        [],
+        (athlete_id, identity) if identity else None,
+        size,
+        parsed,
+    )
+    if parsed.status == "quarantined":
+        return pending
+    if identity is not None:
+        same = st.files_with_identity(store, athlete_id, identity)
+        complete = [s for s in same if s[1] == "stored"]
+        if complete or (same and parsed.status == "partial"):
+            first = (complete or same)[0]
+            same_text = (
+                f"the same recording (device {info.manufacturer or '?'} {info.product or ''} "
+                f"serial {info.serial_number or '?'}, created {info.time_created}) is already "
+                f"stored from {first[2]}, so nothing was added"
             )
-        if identity is not None:
-            same = st.files_with_identity(store, athlete_id, identity)
-            complete = [s for s in same if s[1] == "stored"]
-            if complete or (same and parsed.status == "partial"):
-                first = (complete or same)[0]
-                same_text = (
-                    f"the same recording (device {info.manufacturer or '?'} {info.product or ''} "
-                    f"serial {info.serial_number or '?'}, created {info.time_created}) is already "
-                    f"stored from {first[2]}, so nothing was added"
-                )
-                # A damaged copy keeps its own outcome (partial, with its reason) so the damage
-                # is not hidden; an intact copy is a plain duplicate.
-                if parsed.status == "partial":
-                    row.update(
-                        duplicate_of=first[0], message=f"{row['message']} Also, {same_text}."
-                    )
-                else:
-                    row.update(
-                        status="duplicate",
-                        reason_code="same_activity",
-                        duplicate_of=first[0],
-                        message=same_text[0].upper() + same_text[1:] + ".",
-                    )
-                st.insert_file_row(store, row)
-                return FileOutcome(
-                    path,
-                    athlete_id,
-                    sha256,
-                    row["status"],
-                    row["reason_code"],
-                    row["message"],
+            # A damaged copy keeps its own outcome (partial, with its reason) so the damage
+            # is not hidden; an intact copy is a plain duplicate.
+            if parsed.status == "partial":
+                row.update(duplicate_of=first[0], message=f"{row['message']} Also, {same_text}.")
+            else:
+                row.update(
+                    status="duplicate",
+                    reason_code="same_activity",
                     duplicate_of=first[0],
+                    message=same_text[0].upper() + same_text[1:] + ".",
                 )
-            for old_sha, _status, _name in same:  # only partial copies remain here
-                st.supersede_file(store, athlete_id, old_sha, sha256, name)
-        key = identity or f"sha256:{sha256}"
-        ids = {
-            int(i): activity_id(athlete_id, key, int(i)) for i in parsed.sessions["session_index"]
-        }
-        row["n_activities"] = len(ids)
-        st.insert_file_row(store, row)
-        if ids:
-            acts = _with_ids(parsed.sessions, athlete_id, ids, keep_index=True).with_columns(
-                pl.lit(sha256).alias("file_sha256"),
-                pl.lit(info.utc_offset_s, pl.Int32).alias("utc_offset_s"),
-                ~pl.col("session_index")
-                .is_in(list(_implausible_sessions(parsed)))
-                .alias("time_plausible"),
+            pending.outcome = FileOutcome(
+                path,
+                athlete_id,
+                sha256,
+                row["status"],
+                row["reason_code"],
+                row["message"],
+                duplicate_of=first[0],
             )
-            store.insert_frame("activities", acts)
-            store.insert_frame("laps", _with_ids(parsed.laps, athlete_id, ids))
-            store.insert_frame("hr_samples", _with_ids(parsed.hr, athlete_id, ids))
-            store.insert_frame("strength_sets", _with_ids(parsed.sets, athlete_id, ids))
-        if parsed.steps.height:
-            store.insert_frame(
-                "workout_steps",
-                parsed.steps.with_columns(
-                    pl.lit(athlete_id).alias("athlete_id"), pl.lit(sha256).alias("file_sha256")
-                ),
-            )
-    return FileOutcome(
+            return pending
+        pending.supersede = [old_sha for old_sha, _status, _name in same]  # partial copies
+    key = identity or f"sha256:{sha256}"
+    ids = {int(i): activity_id(athlete_id, key, int(i)) for i in parsed.sessions["session_index"]}
+    row["n_activities"] = len(ids)
+    if ids:
+        pending.frames["activities"] = _with_ids(
+            parsed.sessions, athlete_id, ids, keep_index=True
+        ).with_columns(
+            pl.lit(sha256).alias("file_sha256"),
+            pl.lit(info.utc_offset_s, pl.Int32).alias("utc_offset_s"),
+            ~pl.col("session_index")
+            .is_in(list(_implausible_sessions(parsed)))
+            .alias("time_plausible"),
+        )
+        pending.frames["laps"] = _with_ids(parsed.laps, athlete_id, ids)
+        pending.frames["hr_samples"] = _with_ids(parsed.hr, athlete_id, ids)
+        pending.frames["strength_sets"] = _with_ids(parsed.sets, athlete_id, ids)
+    if parsed.steps.height:
+        pending.frames["workout_steps"] = parsed.steps.with_columns(
+            pl.lit(athlete_id).alias("athlete_id"), pl.lit(sha256).alias("file_sha256")
+        )
+    pending.outcome = FileOutcome(
         path,
         athlete_id,
         sha256,
@@ -275,6 +285,51 @@ def write_parsed(
         activities=len(ids),
         activity_ids=tuple(ids.values()),
     )
+    return pending
+
+
+_TABLES = ("activities", "laps", "hr_samples", "strength_sets", "workout_steps")
+
+
+def _flush(store: st.Store, batch: Sequence[_Pending]) -> None:
+    """Write decided files in one transaction: one bulk insert per table for the whole batch.
+
+    A batch holds whole files only, so each file is still all-or-nothing.
+    """
+    with store.transaction():
+        for p in batch:
+            for old_sha in p.supersede:
+                st.supersede_file(
+                    store,
+                    p.file_row["athlete_id"],
+                    old_sha,
+                    p.file_row["sha256"],
+                    p.file_row["original_name"],
+                )
+            st.insert_file_row(store, p.file_row)
+        st.record_sightings(store, [p.sighting for p in batch])
+        for table in _TABLES:
+            frames = [p.frames[table] for p in batch if table in p.frames]
+            if frames:
+                store.insert_frame(table, pl.concat(frames, how="vertical_relaxed"))
+
+
+def write_parsed(
+    store: st.Store,
+    *,
+    athlete_id: str,
+    path: str,
+    sha256: str,
+    size: int,
+    parsed: ParsedFile,
+    now: datetime,
+) -> FileOutcome:
+    """Write one parsed file in one transaction and say what became of it."""
+    pending = _decide(
+        store, athlete_id=athlete_id, path=path, sha256=sha256, size=size, parsed=parsed, now=now
+    )
+    _flush(store, [pending])
+    return pending.outcome
 
 
 def _implausible_sessions(parsed: ParsedFile) -> set[int]:
@@ -442,6 +497,26 @@ def plan_ingest(
     return Plan(to_parse, decided)
 
 
+#: Files written per transaction by the single writer (each file stays all-or-nothing).
+WRITE_BATCH_FILES = 32
+
+
+def _store_error(path: str, athlete: str, sha: str | None, exc: BaseException) -> FileOutcome:
+    if st.is_storage_full(exc):
+        raise StoreUnavailable(
+            f"the disk holding the store is full ({exc}); free space and run again: "
+            "nothing was lost and the inbox is untouched"
+        ) from exc
+    return FileOutcome(
+        path,
+        athlete,
+        sha,
+        "quarantined",
+        "store_error",
+        f"The file decoded but could not be stored ({exc}); please report this.",
+    )
+
+
 def write_results(
     db_path: Path,
     results: Iterable[tuple[str, str, ParseResult]],
@@ -451,11 +526,49 @@ def write_results(
     on_wait: st.WaitCallback | None = None,
     batch_seconds: float = 2.0,
     lock_timeout_s: float = 600.0,
+    batch_files: int = WRITE_BATCH_FILES,
 ) -> None:
-    """The single writer: store parsed files, each in one transaction, in short sessions."""
+    """The single writer: store parsed files in short writer sessions.
+
+    Up to ``batch_files`` whole files go into one transaction with one bulk insert per table
+    (per-file transactions made the writer the bottleneck of a backfill). If a batch fails, its
+    files are written again one per transaction, so one bad file never sinks the others.
+    ``on_done`` is called only after a file's outcome is committed. The connection is closed
+    at least every ``batch_seconds`` so that waiting readers get the file.
+    """
     store_ctx: Any = None
     store_obj: st.Store | None = None
     opened_at = 0.0
+    pending: list[_Pending] = []
+    identities: set[tuple[str, str]] = set()
+
+    def flush() -> None:
+        if not pending or store_obj is None:
+            return
+        try:
+            _flush(store_obj, pending)
+            done = [p.outcome for p in pending]
+        except StorageError:
+            raise
+        except Exception as exc:
+            if st.is_storage_full(exc):
+                _store_error("", "", None, exc)
+            done = []
+            for p in pending:
+                try:
+                    _flush(store_obj, [p])
+                    done.append(p.outcome)
+                except StorageError:
+                    raise
+                except Exception as one:
+                    done.append(
+                        _store_error(p.outcome.path, p.outcome.athlete_id, p.outcome.sha256, one)
+                    )
+        pending.clear()
+        identities.clear()
+        for outcome in done:
+            on_done(outcome)
+
     try:
         for path, athlete, (sha, size, parsed, err) in results:
             if parsed is None or sha is None:
@@ -466,8 +579,11 @@ def write_results(
                 store_ctx = st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait)
                 store_obj = store_ctx.__enter__()
                 opened_at = time.monotonic()
+            identity = fit_identity(parsed)
+            if identity is not None and (athlete, identity) in identities:
+                flush()  # decide a second copy against the first one's committed rows
             try:
-                outcome = write_parsed(
+                decided = _decide(
                     store_obj,
                     athlete_id=athlete,
                     path=path,
@@ -479,24 +595,18 @@ def write_results(
             except StorageError:
                 raise
             except Exception as exc:  # a store error for one file must not lose the others
-                if st.is_storage_full(exc):
-                    raise StoreUnavailable(
-                        f"the disk holding the store is full ({exc}); free space and run again: "
-                        "nothing was lost and the inbox is untouched"
-                    ) from exc
-                outcome = FileOutcome(
-                    path,
-                    athlete,
-                    sha,
-                    "quarantined",
-                    "store_error",
-                    f"The file decoded but could not be stored ({exc}); please report this.",
-                )
-            on_done(outcome)
+                on_done(_store_error(path, athlete, sha, exc))
+                continue
+            pending.append(decided)
+            if decided.identity is not None:
+                identities.add(decided.identity)
+            if len(pending) >= batch_files:
+                flush()
             if time.monotonic() - opened_at > batch_seconds:
-                # Close between batches so waiting readers get the file.
+                flush()
                 store_ctx.__exit__(None, None, None)
                 store_obj, store_ctx = None, None
+        flush()
     finally:
         if store_ctx is not None:
             store_ctx.__exit__(None, None, None)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipeline.ingest import FileOutcome
@@ -196,22 +198,44 @@ def test_one_bad_file_never_stops_the_others(tmp_path: Path, sample_dir: Path) -
 def test_a_file_is_written_in_one_transaction(
     tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    files = sorted(sample_dir.glob("*.fit"))[:2]
+    """A file whose rows cannot all be written leaves none; the batch's other files are stored."""
+    from pipeline.ingest import activity_id, fit_identity
+    from pipeline.parsing import parse_fit
+
+    files = sorted(sample_dir.glob("*.fit"))[:3]
+    identity = fit_identity(parse_fit(files[0].read_bytes()))
+    assert identity is not None
+    doomed = activity_id("me", identity, 0)
     real = st.Store.insert_frame
 
-    def failing(self: st.Store, table: str, df: object) -> None:
-        if table == "hr_samples" and "fail" not in failing.__dict__:
-            failing.__dict__["fail"] = True
+    def failing(self: st.Store, table: str, df: pl.DataFrame, **kw: object) -> None:
+        if table == "hr_samples" and doomed in df["activity_id"].to_list():
             raise RuntimeError("disk hiccup")
-        real(self, table, df)  # type: ignore[arg-type]
+        real(self, table, df, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(st.Store, "insert_frame", failing)
     summary = ingest(tmp_path / "s.duckdb", files)
-    first, second = summary.outcomes
+    first, *others = summary.outcomes
     assert (first.status, first.reason_code) == ("quarantined", "store_error")
-    assert second.status == "stored"
+    assert [o.status for o in others] == ["stored", "stored"]
     db = tmp_path / "s.duckdb"
     assert (
         rows(db, "SELECT count(*) FROM activities WHERE file_sha256 = ?", [first.sha256])[0][0] == 0
     )
     assert rows(db, "SELECT count(*) FROM files WHERE sha256 = ?", [first.sha256])[0][0] == 0
+    assert rows(db, "SELECT count(*) FROM activities")[0][0] == 2
+
+
+def test_batches_give_the_same_rows_as_one_file_per_transaction(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = sorted(sample_dir.glob("*.fit"))
+    ingest(tmp_path / "batched.duckdb", files)
+    import pipeline.ingest as ing
+
+    monkeypatch.setattr(ing, "write_results", functools.partial(ing.write_results, batch_files=1))
+    ingest(tmp_path / "single.duckdb", files)
+    tables = ("activities", "laps", "hr_samples", "strength_sets", "workout_steps")
+    assert snapshot(tmp_path / "batched.duckdb", tables) == snapshot(
+        tmp_path / "single.duckdb", tables
+    )

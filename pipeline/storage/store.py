@@ -99,14 +99,18 @@ class Store:
         rows = self.con.execute(sql, params or []).fetchall()
         return rows[0][0] if rows else None
 
-    def insert_frame(self, table: str, df: pl.DataFrame) -> None:
-        """Append a frame to a table by column name (one bulk insert)."""
+    def insert_frame(self, table: str, df: pl.DataFrame, *, or_ignore: bool = False) -> None:
+        """Append a frame to a table by column name (one bulk insert).
+
+        ``or_ignore`` skips rows whose key is already there.
+        """
         if df.height == 0:
             return
         cols = ", ".join(f'"{c}"' for c in df.columns)
+        verb = "INSERT OR IGNORE" if or_ignore else "INSERT"
         self.con.register("_legday_insert", df.to_arrow())
         try:
-            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _legday_insert")
+            self.con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _legday_insert")
         finally:
             self.con.unregister("_legday_insert")
 
@@ -292,6 +296,24 @@ def record_sighting(store: Store, athlete_id: str, sha256: str, path: str, seen_
     store.con.execute(
         "INSERT INTO file_sightings VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [athlete_id, sha256, path, seen_utc],
+    )
+
+
+def record_sightings(store: Store, rows: Sequence[tuple[str, str, str, Any]]) -> None:
+    """Many sightings in one insert (already known ones are kept as they were)."""
+    store.insert_frame(
+        "file_sightings",
+        pl.DataFrame(
+            rows,
+            schema={
+                "athlete_id": pl.String,
+                "sha256": pl.String,
+                "path": pl.String,
+                "seen_utc": pl.Datetime("us", "UTC"),
+            },
+            orient="row",
+        ),
+        or_ignore=True,
     )
 
 
