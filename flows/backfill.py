@@ -38,6 +38,7 @@ from prefect.futures import PrefectFuture
 from flows.common import now_utc, resolve_settings
 from pipeline import analysis, ingest
 from pipeline.ingest import ParseResult
+from pipeline.parsing import parse_file
 
 
 def batches(items: Sequence[str], size: int) -> list[list[str]]:
@@ -55,7 +56,7 @@ def batches(items: Sequence[str], size: int) -> list[list[str]]:
 )
 def parse_batch(paths: list[str], now: datetime, label: str) -> list[ParseResult]:
     """Read, hash and parse a batch of files on a Dask worker (no store access here)."""
-    return [ingest._parse_path(p, now) for p in paths]
+    return [parse_file(p, now) for p in paths]
 
 
 def _ordered_results(

@@ -35,7 +35,7 @@ import polars as pl
 
 from pipeline.archives import ArchiveLimits, ArchiveResult, expand_archive, is_archive
 from pipeline.errors import StorageError, StoreUnavailable
-from pipeline.parsing import PARSER_VERSION, parse_fit
+from pipeline.parsing import PARSER_VERSION, parse_file, read_file
 from pipeline.schemas import ParsedFile
 from pipeline.storage import store as st
 
@@ -131,21 +131,6 @@ def fit_identity(parsed: ParsedFile) -> str | None:
 
 def activity_id(athlete_id: str, identity: str, session_index: int) -> str:
     return hashlib.sha256(f"{athlete_id}|{identity}|{session_index}".encode()).hexdigest()[:20]
-
-
-def _read(path: Path) -> tuple[bytes | None, str | None]:
-    try:
-        return path.read_bytes(), None
-    except OSError as exc:
-        return None, f"cannot read the file: {exc.strerror or exc}; check its permissions"
-
-
-def _parse_path(path: str, now: datetime) -> tuple[str | None, int, ParsedFile | None, str | None]:
-    """Worker job: read, hash and parse one file. Returns (sha256, size, parsed, read_error)."""
-    data, err = _read(Path(path))
-    if data is None:
-        return None, 0, None, err
-    return hashlib.sha256(data).hexdigest(), len(data), parse_fit(data, now=now), None
 
 
 def _with_ids(
@@ -382,7 +367,7 @@ def _isolated(path: str, now: datetime) -> ParseResult:
     pool = _pool(1)
     try:
         size = Path(path).stat().st_size if Path(path).exists() else 0
-        return pool.submit(_parse_path, path, now).result(timeout=parse_timeout_s(size))
+        return pool.submit(parse_file, path, now).result(timeout=parse_timeout_s(size))
     except FuturesTimeout:
         return _crashed(path, f"the parser did not finish within {parse_timeout_s(size):.0f} s")
     except Exception as exc:  # BrokenProcessPool: the interpreter died on this file
@@ -403,7 +388,7 @@ def iter_parsed(
     """
     if workers <= 1 or len(jobs) <= 1:
         for path in jobs:
-            yield path, _parse_path(path, now)
+            yield path, parse_file(path, now)
         return
     pool = _pool(workers)
     try:
@@ -411,7 +396,7 @@ def iter_parsed(
         queue = iter(jobs)
 
         def submit(path: str) -> None:
-            in_flight.append((path, pool.submit(_parse_path, path, now)))
+            in_flight.append((path, pool.submit(parse_file, path, now)))
 
         for path in queue:
             submit(path)
@@ -459,7 +444,7 @@ def plan_ingest(
     decided: list[FileOutcome] = []
     hashed: list[tuple[str, str, str]] = []  # path, athlete, sha
     for path, athlete in items:
-        data, err = _read(Path(path))
+        data, err = read_file(Path(path))
         if data is None:
             decided.append(FileOutcome(str(path), athlete, None, "quarantined", "unreadable", err))
             continue

@@ -40,6 +40,7 @@ stay FIT-epoch integers until one vectorised conversion per column.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import sys
@@ -47,6 +48,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import fitparse
@@ -67,7 +69,14 @@ from pipeline.schemas import (
     ParsedFile,
 )
 
-__all__ = ["PARSER_VERSION", "fit_declared_length", "fit_is_complete", "parse_fit"]
+__all__ = [
+    "PARSER_VERSION",
+    "fit_declared_length",
+    "fit_is_complete",
+    "parse_file",
+    "parse_fit",
+    "read_file",
+]
 
 #: Bump whenever the frames or notes parse_fit returns for the same bytes change.
 PARSER_VERSION = "1.0.0"
@@ -974,3 +983,25 @@ def _parse(data: bytes, now: datetime | None) -> ParsedFile:
         parsed.reason = problems[0]
         parsed.warnings.extend(problems[1:])
     return parsed
+
+
+def read_file(path: Path) -> tuple[bytes | None, str | None]:
+    """The bytes of a file, or why they could not be read."""
+    try:
+        return path.read_bytes(), None
+    except OSError as exc:
+        return None, f"cannot read the file: {exc.strerror or exc}; check its permissions"
+
+
+def parse_file(
+    path: str, now: datetime | None
+) -> tuple[str | None, int, ParsedFile | None, str | None]:
+    """Read, hash and parse one file: the job of a parser process.
+
+    It lives here, beside ``parse_fit``, so that a parser process imports only this module
+    (not the store and DuckDB). Returns ``(sha256, size, parsed, read_error)``.
+    """
+    data, err = read_file(Path(path))
+    if data is None:
+        return None, 0, None, err
+    return hashlib.sha256(data).hexdigest(), len(data), parse_fit(data, now=now), None
