@@ -388,6 +388,7 @@ def _collect(buf: bytes) -> _Collected:
     hr_num = M["hr"]
     try:
         ff = fitparse.FitFile(io.BytesIO(buf), check_crc=False, data_processor=_PROCESSOR)
+        ff._messages = _NoCache()
         for msg in ff.get_messages():
             c.n_messages += 1
             num = msg.def_mesg.mesg_num
@@ -983,6 +984,18 @@ def _parse(data: bytes, now: datetime | None) -> ParsedFile:
         parsed.reason = problems[0]
         parsed.warnings.extend(problems[1:])
     return parsed
+
+
+class _NoCache(list[object]):
+    """A message list that keeps nothing.
+
+    fitparse 1.2.0 keeps every decoded message of a file (its issue #59: 90 MB for 75k messages);
+    its ``UncachedFitFile`` is unreleased. Each message is read once as it is decoded, so nothing
+    needs keeping: memory per parser stays flat whatever the file's size.
+    """
+
+    def append(self, _item: object) -> None:
+        pass
 
 
 def read_file(path: Path) -> tuple[bytes | None, str | None]:

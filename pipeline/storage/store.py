@@ -36,6 +36,8 @@ from pipeline.storage.migrations import MIGRATIONS
 
 WaitCallback = Callable[[str], None]
 
+WRITER_MEMORY_LIMIT = "256MB"
+
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 
@@ -49,6 +51,10 @@ def _connect(
     config: dict[str, Any] = {}
     if read_only:
         config["enable_external_access"] = False
+    else:
+        # The writer runs beside the parser processes during a backfill; DuckDB's default cache
+        # (80 % of RAM) would let it grow far past what the inserts need.
+        config["memory_limit"] = WRITER_MEMORY_LIMIT
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     told = False
