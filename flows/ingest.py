@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.runtime import flow_run
 
 from flows.common import now_utc, resolve_settings, retry_if_transient
 from pipeline import analysis
@@ -48,7 +49,13 @@ def refresh(settings: Settings) -> dict[str, Any]:
     return analysis.refresh_store(settings, now=now_utc())
 
 
-@flow(name="ingest", flow_run_name="ingest {paths}", log_prints=False)
+def _run_name() -> str:
+    paths = flow_run.parameters.get("paths") or []
+    first = Path(paths[0]).name if paths else "nothing"
+    return f"ingest {first}" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+
+
+@flow(name="ingest", flow_run_name=_run_name, log_prints=False)
 def ingest_flow(
     paths: list[str],
     athlete: str | None = None,
