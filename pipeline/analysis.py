@@ -33,7 +33,7 @@ LOAD_HISTORY_DAYS = 6 * 42
 #: a changed activity may change with it.
 MAX_WINDOW_H = 96
 #: Activities classified and measured per transaction during a refresh.
-REFRESH_CHUNK = 200
+REFRESH_CHUNK = 25
 
 
 @dataclass(frozen=True)

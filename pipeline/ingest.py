@@ -350,7 +350,12 @@ def _crashed(path: str, why: str) -> ParseResult:
 def _pool(workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     # Not fork: the parent may hold DuckDB and Prefect threads, which fork does not copy safely.
-    ctx = get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in methods:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    ctx = get_context("forkserver")
+    # The fork server loads only the parser, not the caller's main module (the CLI, a flow):
+    # parser processes fork from it and share those pages instead of each importing more.
+    ctx.set_forkserver_preload(["pipeline.parsing"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
 

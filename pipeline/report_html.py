@@ -186,6 +186,9 @@ def _draw_timeline(
     scale: float,
 ) -> None:
     pos: dict[str, tuple[float, int]] = {}
+    # One scatter per style, not per session: a report's cost must not grow with the number of
+    # sessions in the window (each scatter call is a separate SVG group and costs ~8 ms).
+    groups: dict[tuple[str, str, int], tuple[list[float], list[int]]] = {}
     for r in rows:
         kind = str(r["kind"])
         x, y = _x(r["start_utc"]), y_of[kind]
@@ -196,10 +199,12 @@ def _draw_timeline(
             colour, marker, size = LEG_COLOURS[bool(r.get("heavy"))], "s", 150
         else:
             colour, marker, size = OTHER_COLOUR, "D", 80
-        ax.scatter(
-            [x], [y], s=size * scale, color=colour, edgecolor="white", zorder=4, marker=marker
-        )
+        xs, ys = groups.setdefault((colour, marker, size), ([], []))
+        xs.append(x)
+        ys.append(y)
         pos[str(r["activity_id"])] = (x, y)
+    for (colour, marker, size), (xs, ys) in groups.items():
+        ax.scatter(xs, ys, s=size * scale, color=colour, edgecolor="white", zorder=4, marker=marker)
     for f in flags:
         colour = SEVERITY_COLOURS.get(str(f["severity"]), "#000")
         run_at = pos.get(str(f["run_activity_id"]))

@@ -18,7 +18,7 @@ MEASURES = [
     "backfill_ratio",
     "incremental_ratio",
     "report_ratio",
-    "peak_rss_mb",
+    "peak_pss_mb",
     "prefect_overhead_pct",
 ]
 
@@ -73,7 +73,8 @@ def test_quick_bench_reports_every_measure(
         "backfill throughput ratio",
         "incremental multi/empty",
         "report multi/empty",
-        "backfill peak RSS",
+        "backfill peak memory (tree PSS)",
+        "tree RSS sum",
         "Prefect overhead %",
         "files/s",
         "MB/s",
@@ -117,6 +118,7 @@ def test_table_flags_a_missed_target() -> None:
         "incremental_ratio": 1.0,
         "report_ratio": 1.0,
         "peak_rss_mb": 300.0,
+        "peak_pss_mb": 200.0,
         "prefect_overhead_pct": 1.0,
     }
     text, ok = run.table(figures)

@@ -36,7 +36,7 @@ from pipeline.storage.migrations import MIGRATIONS
 
 WaitCallback = Callable[[str], None]
 
-WRITER_MEMORY_LIMIT = "256MB"
+WRITER_MEMORY_LIMIT = "128MB"
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 
