@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 #: Bump whenever the frames or notes parse_fit returns for the same bytes change.
-PARSER_VERSION = "1.0.0"
+PARSER_VERSION = "1.1.0"
 
 FIT_EPOCH_S = 631065600  # 1989-12-31T00:00:00Z as a Unix timestamp
 RELATIVE_LIMIT = 0x10000000  # FIT date_time values below this are seconds since power-on
@@ -906,7 +906,7 @@ def _parse(data: bytes, now: datetime | None) -> ParsedFile:
     buf = data if chain.tail == "truncated" else data[:end]
     c = _collect(buf)
 
-    if chain.tail == "truncated" or isinstance(c.error, (FitEOFError, FitHeaderError)):
+    if chain.tail == "truncated":
         problems.append(
             Note(
                 "truncated",
@@ -914,6 +914,17 @@ def _parse(data: bytes, now: datetime | None) -> ParsedFile:
                 + (f"; {_describe(c.error)}" if c.error else "")
                 + "). It was probably still being copied or the device stopped while writing; "
                 "everything before the break was kept. Copy it again if the original is whole.",
+            )
+        )
+    elif isinstance(c.error, (FitEOFError, FitHeaderError)):
+        # The declared length is there, but the messages inside run past it: the device wrote
+        # a broken last message (a dying battery, a crash) or a length that lies.
+        problems.append(
+            Note(
+                "truncated",
+                f"The messages of the file stop before its end ({_describe(c.error)}): the "
+                "device probably stopped while writing. Everything before the break was kept; "
+                "re-export the file from the watch or app if you have the original.",
             )
         )
     elif c.error is not None and type(c.error) is FitParseError:
