@@ -55,6 +55,20 @@ def _in(ids: list[str]) -> str:
     return "(SELECT unnest(?::VARCHAR[]))" if ids else "(SELECT NULL::VARCHAR WHERE false)"
 
 
+def _window(
+    sql: str, athlete_id: str, since: datetime | None, until: datetime | None
+) -> tuple[str, list[Any]]:
+    """Restrict a query on activities ``a`` to those overlapping ``[since, until)``."""
+    params: list[Any] = [athlete_id]
+    if since is not None:
+        sql += " AND a.end_utc >= ?"
+        params.append(since)
+    if until is not None:
+        sql += " AND a.start_utc < ?"
+        params.append(until)
+    return sql, params
+
+
 def load_activities(
     store: st.Store,
     athlete_id: str,
@@ -63,19 +77,14 @@ def load_activities(
     until: datetime | None = None,
     ids: list[str] | None = None,
 ) -> pl.DataFrame:
-    sql = "SELECT * FROM activities WHERE athlete_id = ?"
-    params: list[Any] = [athlete_id]
-    if since is not None:
-        sql += " AND end_utc >= ?"
-        params.append(since)
-    if until is not None:
-        sql += " AND start_utc < ?"
-        params.append(until)
+    sql, params = _window(
+        "SELECT * FROM activities a WHERE a.athlete_id = ?", athlete_id, since, until
+    )
     if ids is not None:
-        sql += f" AND activity_id IN {_in(ids)}"
+        sql += f" AND a.activity_id IN {_in(ids)}"
         if ids:
             params.append(ids)
-    return store.frame(sql + " ORDER BY start_utc", params)
+    return store.frame(sql + " ORDER BY a.start_utc", params)
 
 
 def _by_ids(
@@ -241,13 +250,7 @@ def session_frame(
         # A session whose clock was implausible is kept but never put on a day.
         "WHERE a.athlete_id = ? AND a.time_plausible"
     )
-    params: list[Any] = [athlete_id]
-    if since is not None:
-        sql += " AND a.end_utc >= ?"
-        params.append(since)
-    if until is not None:
-        sql += " AND a.start_utc < ?"
-        params.append(until)
+    sql, params = _window(sql, athlete_id, since, until)
     return store.frame(sql + " ORDER BY a.start_utc", params)
 
 

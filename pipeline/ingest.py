@@ -381,15 +381,21 @@ def _isolated(path: str, now: datetime) -> ParseResult:
         _stop(pool)
 
 
+#: Files queued per parser process. Enough that the parsers keep busy while the writer commits a
+#: batch (~0.5 s, several small files' worth); few enough that memory stays bounded.
+IN_FLIGHT_PER_WORKER = 8
+
+
 def iter_parsed(
     jobs: Sequence[str], now: datetime, workers: int
 ) -> Iterator[tuple[str, ParseResult]]:
     """Parse files, yielding results in input order whatever order the workers finish in.
 
     Input order makes the outcome deterministic (which of two copies of an activity is stored
-    and which is the duplicate) however the work is split. At most two jobs per worker are in
-    flight, which bounds memory by the largest files rather than by the history. A file that
-    hangs or kills its worker is retried alone and then given up with a reason; the others go on.
+    and which is the duplicate) however the work is split. At most ``IN_FLIGHT_PER_WORKER``
+    jobs per worker are in flight, which bounds memory by the largest files rather than by the
+    history. A file that hangs or kills its worker is retried alone and then given up with a
+    reason; the others go on.
     """
     if workers <= 1 or len(jobs) <= 1:
         for path in jobs:
@@ -405,7 +411,7 @@ def iter_parsed(
 
         for path in queue:
             submit(path)
-            if len(in_flight) >= 2 * workers:
+            if len(in_flight) >= IN_FLIGHT_PER_WORKER * workers:
                 break
         while in_flight:
             path, fut = in_flight.popleft()
@@ -419,7 +425,7 @@ def iter_parsed(
                 pool = _pool(workers)
                 for p in pending:
                     yield p, _isolated(p, now)
-                for nxt in islice(queue, 2 * workers):
+                for nxt in islice(queue, IN_FLIGHT_PER_WORKER * workers):
                     submit(nxt)
                 continue
             yield path, result

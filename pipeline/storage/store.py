@@ -55,6 +55,7 @@ def _connect(
         # The writer runs beside the parser processes during a backfill; DuckDB's default cache
         # (80 % of RAM) would let it grow far past what the inserts need.
         config["memory_limit"] = WRITER_MEMORY_LIMIT
+        config["threads"] = 1
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     told = False
@@ -135,18 +136,10 @@ class Store:
         """Run a person's query on a read-only connection; returns column names and rows."""
         if not self.read_only:
             raise ReadOnlyQueryError("user queries must run on a read-only connection")
+        # Refusals can come when the statement is prepared or only when it runs (streaming).
         try:
             rel = self.con.sql(sql)
-        except (duckdb.InvalidInputException, duckdb.PermissionException) as exc:
-            raise ReadOnlyQueryError(
-                f"legday query is read-only: it cannot change the store or write files ({exc})"
-            ) from exc
-        except duckdb.Error as exc:
-            raise StorageError(f"query failed: {exc}") from exc
-        if rel is None:
-            return [], []
-        try:
-            return list(rel.columns), rel.fetchall()
+            return ([], []) if rel is None else (list(rel.columns), rel.fetchall())
         except (duckdb.InvalidInputException, duckdb.PermissionException) as exc:
             raise ReadOnlyQueryError(
                 f"legday query is read-only: it cannot change the store or write files ({exc})"
