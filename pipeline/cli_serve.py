@@ -41,8 +41,8 @@ from pipeline.errors import InboxError, LegdayError
 from pipeline.inbox import Filed, InboxFile, archive_dir, ingest_and_file, quarantine_dir
 from pipeline.watcher import Handler, InboxWatcher, WatchOptions, check_inbox
 
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 #: Settings of a local Prefect server that keep it quiet and offline.
 QUIET_SERVER_ENV = {
