@@ -147,17 +147,12 @@ def _report(settings: Any, athlete: str, day: date, now: datetime, out: Path | N
     from pipeline import analysis
     from pipeline.storage import store as st
 
-    with st.open_store(settings.db_path, read_only=True) as s:
-        start, _end = analysis.local_day_bounds(day, settings.athlete(athlete))
-        quarantined = analysis.quarantined_files(s, athlete, start - timedelta(days=1))
-        built = analysis.daily_report(
-            s, settings, athlete, day, generated_at=now, quarantined=quarantined
-        )
-    rendered = built.render()
     if out is not None:
-        with st.open_store(settings.db_path) as s:
-            analysis.save_reports(s, athlete, day, rendered, generated_at=now)
-        analysis.write_report_files(out, athlete, day, rendered)
+        analysis.produce_report(settings, athlete, day, generated_at=now, out_dir=out)
+        return
+    with st.open_store(settings.db_path, read_only=True) as s:
+        built = analysis.daily_report(s, settings, athlete, day, generated_at=now)
+    built.render()
 
 
 def child_flow(spec: dict[str, Any]) -> dict[str, Any]:

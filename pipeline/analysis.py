@@ -11,7 +11,7 @@ The store is passed in (or opened here by path); ``now`` is passed in: no clock 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,6 @@ from pipeline.storage import store as st
 #: Days of history the load model reads: six time constants of the 42-day fitness model
 #: leave under 0.3 % of the initial value, so older history cannot change the numbers shown.
 LOAD_HISTORY_DAYS = 6 * 42
-#: Rule windows never exceed this many hours (72 h heavy window); flags of runs this long after
-#: a changed activity may change with it.
-MAX_WINDOW_H = 96
 #: Activities classified and measured per transaction during a refresh.
 REFRESH_CHUNK = 25
 
@@ -259,7 +256,11 @@ def _refresh_flags(
 ) -> int:
     athlete = settings.athlete(athlete_id)
     days = athlete.classification.unaccustomed_days
-    lookback = since - timedelta(hours=MAX_WINDOW_H) - timedelta(days=days + 1)
+    r = athlete.recovery
+    # Leg sessions this far before the earliest change can still decide a flag after it, and
+    # the unaccustomed test looks ``days`` further back again.
+    window_h = max(r.alert_hours, r.warning_hours, r.heavy_warning_hours, r.info_hours)
+    lookback = since - timedelta(hours=window_h) - timedelta(days=days + 1)
     sessions = session_frame(store, athlete_id, since=lookback)
     flags = rc.recovery_flags(sessions, athlete.recovery, days, tz=athlete.tz)
     flags = flags.filter(pl.col("run_start_utc") >= since)
@@ -298,15 +299,12 @@ def refresh_store(
     return out
 
 
-KINDS = ("run", "leg_strength", "strength", "ride", "swim", "other")
-
-
 def set_label(
     store: st.Store, athlete_id: str, activity: str, kind: str, note: str | None, *, now: datetime
 ) -> str:
     """Record a person's correction; ``activity`` may be a unique id prefix. Returns the full id."""
-    if kind not in KINDS:
-        raise ReportError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if kind not in cl.KINDS:
+        raise ReportError(f"kind must be one of {', '.join(cl.KINDS)}, not {kind!r}")
     ids = [
         r[0]
         for r in store.rows(
@@ -330,14 +328,6 @@ def set_label(
 # -- reports ------------------------------------------------------------------------------
 
 
-def local_day_bounds(day: date, athlete: AthleteSettings) -> tuple[datetime, datetime]:
-    """UTC instants of local midnight and the next local midnight (23 or 25 h on DST days)."""
-    tz = athlete.tz
-    start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return start, end
-
-
 def daily_report(
     store: st.Store,
     settings: Settings,
@@ -345,11 +335,14 @@ def daily_report(
     day: date,
     *,
     generated_at: datetime,
-    quarantined: list[dict[str, Any]] | None = None,
 ) -> DayReport:
-    """The report of one local day, plus the HR traces of its flagged runs and a 4-week timeline."""
+    """The report of one local day, plus the HR traces of its flagged runs and a 4-week timeline.
+
+    Files quarantined or partial since the day before are listed for a person to look at.
+    """
     athlete = settings.athlete(athlete_id)
-    start, end = local_day_bounds(day, athlete)
+    start, end = rp.day_bounds(day, athlete.tz)
+    quarantined = quarantined_files(store, athlete_id, start - timedelta(days=1))
     profile = _profile(store, athlete_id, athlete, end)
     history_from = start - timedelta(days=LOAD_HISTORY_DAYS)
     sessions = session_frame(store, athlete_id, since=history_from, until=end)
@@ -492,14 +485,9 @@ def produce_report(
     ``day=None`` picks the most telling day (``most_telling_day``). Shared by ``legday report``
     and the nightly flow, so both produce the same thing.
     """
-    athlete = settings.athlete(athlete_id)
     with st.open_store(settings.db_path, read_only=True, timeout_s=timeout_s, on_wait=on_wait) as s:
         day = day or most_telling_day(s, settings, athlete_id)
-        start, _end = local_day_bounds(day, athlete)
-        quarantined = quarantined_files(s, athlete_id, start - timedelta(days=1))
-        built = daily_report(
-            s, settings, athlete_id, day, generated_at=generated_at, quarantined=quarantined
-        )
+        built = daily_report(s, settings, athlete_id, day, generated_at=generated_at)
     rendered = built.render()
     with st.open_store(settings.db_path, timeout_s=timeout_s, on_wait=on_wait) as s:
         save_reports(s, athlete_id, day, rendered, generated_at=generated_at)

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -119,16 +120,19 @@ def ingest(
 def _run_ingest(
     cfg: Settings, items: list[tuple[Path, str]], workers: int, show: bool
 ) -> IngestSummary:
-    n_workers = workers or default_workers()
-    if not show or len(items) < 5:
+    def run(progress: Callable[[FileOutcome], None] | None) -> IngestSummary:
         return ingest_files(
             cfg.db_path,
             items,
             now=now_utc(),
-            workers=n_workers,
+            workers=workers or default_workers(),
+            progress=progress,
             on_wait=_wait_message,
             unpack_dir=cfg.data_dir / "unpacked",
         )
+
+    if not show or len(items) < 5:
+        return run(None)
     with Progress(
         TextColumn("[bold]ingest[/bold]"),
         BarColumn(),
@@ -148,15 +152,7 @@ def _run_ingest(
             if t.elapsed:
                 bar.update(task, rate=f"{t.completed / t.elapsed:.1f} files/s")
 
-        return ingest_files(
-            cfg.db_path,
-            items,
-            now=now_utc(),
-            workers=n_workers,
-            progress=tick,
-            on_wait=_wait_message,
-            unpack_dir=cfg.data_dir / "unpacked",
-        )
+        return run(tick)
 
 
 def _print_summary(summary: IngestSummary, skipped: list[Path], db_path: Path) -> None:

@@ -72,13 +72,6 @@ class IngestSummary:
             out[o.status] = out.get(o.status, 0) + 1
         return out
 
-    def new_activity_ids(self) -> dict[str, list[str]]:
-        per: dict[str, list[str]] = {}
-        for o in self.outcomes:
-            if o.activity_ids:
-                per.setdefault(o.athlete_id, []).extend(o.activity_ids)
-        return per
-
     def reasons(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for o in self.outcomes:
@@ -299,24 +292,6 @@ def _flush(store: st.Store, batch: Sequence[_Pending]) -> None:
                 store.insert_frame(table, pl.concat(frames, how="vertical_relaxed"))
 
 
-def write_parsed(
-    store: st.Store,
-    *,
-    athlete_id: str,
-    path: str,
-    sha256: str,
-    size: int,
-    parsed: ParsedFile,
-    now: datetime,
-) -> FileOutcome:
-    """Write one parsed file in one transaction and say what became of it."""
-    pending = _decide(
-        store, athlete_id=athlete_id, path=path, sha256=sha256, size=size, parsed=parsed, now=now
-    )
-    _flush(store, [pending])
-    return pending.outcome
-
-
 def _implausible_sessions(parsed: ParsedFile) -> set[int]:
     """Sessions whose clock the parser found implausible (its warning names ``session_index=i``)."""
     out = set()
@@ -469,27 +444,29 @@ def plan_ingest(
             by_athlete.setdefault(a, []).append(sha)
         known = {a: st.known_files(store, a, shas) for a, shas in by_athlete.items()}
         seen_now: dict[tuple[str, str], str] = {}
+        sightings = []
+        for spath, athlete, sha in hashed:
+            if sha in known[athlete] or (athlete, sha) in seen_now:
+                status, name = known[athlete].get(
+                    sha, ("in this run", Path(seen_now.get((athlete, sha), spath)).name)
+                )
+                sightings.append((athlete, sha, spath, now))
+                decided.append(
+                    FileOutcome(
+                        spath,
+                        athlete,
+                        sha,
+                        "duplicate",
+                        "same_bytes",
+                        f"Identical to {name}, already ingested ({status}); nothing new was added.",
+                        already_known=True,
+                    )
+                )
+                continue
+            seen_now[(athlete, sha)] = spath
+            to_parse.append((spath, athlete))
         with store.transaction():
-            for spath, athlete, sha in hashed:
-                if sha in known[athlete] or (athlete, sha) in seen_now:
-                    status, name = known[athlete].get(
-                        sha, ("in this run", Path(seen_now.get((athlete, sha), spath)).name)
-                    )
-                    st.record_sighting(store, athlete, sha, spath, now)
-                    decided.append(
-                        FileOutcome(
-                            spath,
-                            athlete,
-                            sha,
-                            "duplicate",
-                            "same_bytes",
-                            f"Identical to {name}, already ingested ({status}); nothing new was added.",
-                            already_known=True,
-                        )
-                    )
-                    continue
-                seen_now[(athlete, sha)] = spath
-                to_parse.append((spath, athlete))
+            st.record_sightings(store, sightings)
     return Plan(to_parse, decided)
 
 
@@ -497,12 +474,17 @@ def plan_ingest(
 WRITE_BATCH_FILES = 32
 
 
-def _store_error(path: str, athlete: str, sha: str | None, exc: BaseException) -> FileOutcome:
+def _raise_if_disk_full(exc: BaseException) -> None:
+    """A full disk stops the whole run (nothing more can be stored); other errors do not."""
     if st.is_storage_full(exc):
         raise StoreUnavailable(
             f"the disk holding the store is full ({exc}); free space and run again: "
             "nothing was lost and the inbox is untouched"
         ) from exc
+
+
+def _store_error(path: str, athlete: str, sha: str | None, exc: BaseException) -> FileOutcome:
+    _raise_if_disk_full(exc)
     return FileOutcome(
         path,
         athlete,
@@ -547,8 +529,7 @@ def write_results(
         except StorageError:
             raise
         except Exception as exc:
-            if st.is_storage_full(exc):
-                _store_error("", "", None, exc)
+            _raise_if_disk_full(exc)
             done = []
             for p in pending:
                 try:
@@ -719,7 +700,7 @@ def _record_archive(store: st.Store, u: _Unpacked, now: datetime) -> FileOutcome
             f"; {len(u.result.problems)} member(s) refused" if u.result.problems else ""
         )
     with store.transaction():
-        st.record_sighting(store, u.athlete_id, u.sha256, str(u.path), now)
+        st.record_sightings(store, [(u.athlete_id, u.sha256, str(u.path), now)])
         st.insert_file_row(
             store,
             {

@@ -291,15 +291,10 @@ def files_with_identity(store: Store, athlete_id: str, identity: str) -> list[tu
     ]
 
 
-def record_sighting(store: Store, athlete_id: str, sha256: str, path: str, seen_utc: Any) -> None:
-    store.con.execute(
-        "INSERT INTO file_sightings VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [athlete_id, sha256, path, seen_utc],
-    )
-
-
 def record_sightings(store: Store, rows: Sequence[tuple[str, str, str, Any]]) -> None:
     """Many sightings in one insert (already known ones are kept as they were)."""
+    if not rows:
+        return
     store.insert_frame(
         "file_sightings",
         pl.DataFrame(
