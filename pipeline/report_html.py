@@ -49,6 +49,7 @@ LEG_COLOURS = {True: "#6a1b9a", False: "#ba68c8"}
 OTHER_COLOUR = "#78909c"
 TIMELINE_DAYS = 28
 ZOOM_DAYS = 3
+HR_POINTS = 900  # points of an HR trace plot, at most: more than the plot has pixels across
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
@@ -81,6 +82,14 @@ table.sessions tr.why td { white-space: normal; color: #555; font-size: .9em; pa
   box-shadow: 0 1px 2px rgba(0,0,0,.12); }
 .plot svg { width: 100%; height: auto; display: block; }
 .note { color: #555; font-size: .92em; }
+.caption { margin: 2px 8px 4px; font-size: 1.05em; }
+.legend { display: flex; flex-wrap: wrap; gap: 6px 22px; padding: 4px 12px 8px 140px;
+  font-size: .9em; color: #37474f; }
+.key { display: inline-flex; align-items: center; gap: 7px; }
+.key i { display: inline-block; width: 11px; height: 11px; }
+.key i.dot { border-radius: 50%; }
+.key i.diamond { width: 9px; height: 9px; transform: rotate(45deg); }
+.key i.line { width: 22px; height: 3px; }
 footer { color: #777; font-size: .85em; margin-top: 40px; }
 """
 
@@ -94,14 +103,47 @@ def _fmt(value: float | int | None, spec: str = ".1f") -> str:
 
 
 def _svg(fig: Any) -> str:
-    """The figure as an inline ``<svg>`` element (no XML prolog, no external references)."""
+    """The figure as an inline ``<svg>`` element (no XML prolog, no external references).
+
+    Margins are set by the caller in inches (``_margins``) rather than with
+    ``bbox_inches="tight"``, which draws every figure twice: the figures are most of a report's
+    cost, and a report must stay cheap however much it has to show.
+    """
     import matplotlib.pyplot as plt
 
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg") :]
+
+
+def _margins(fig: Any, left: float, right: float, top: float, bottom: float, **kw: float) -> None:
+    """Fixed margins in inches, whatever the figure's size."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h, **kw
+    )
+
+
+def _thin(
+    minutes: list[float], bpm: list[int], most: int = HR_POINTS
+) -> tuple[list[float], list[float]]:
+    """At most ``most`` points: means over equal runs of samples.
+
+    A 1 s trace of a long run has several samples per pixel; averaging runs of a few seconds
+    keeps the shape and cuts the SVG path (and the page) several-fold.
+    """
+    n = len(bpm)
+    if n <= most:
+        return minutes, [float(b) for b in bpm]
+    step = -(-n // most)
+    xs, ys = [], []
+    for i in range(0, n, step):
+        chunk = bpm[i : i + step]
+        xs.append(sum(minutes[i : i + step]) / len(chunk))
+        ys.append(sum(chunk) / len(chunk))
+    return xs, ys
 
 
 def _x(ts: datetime) -> float:
@@ -158,24 +200,27 @@ def _hr_plot(flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, 
             fontsize=10,
             color="#37474f",
         )
-    ax.plot(minutes, bpm, color="#263238", lw=1.4, zorder=3)
+    ax.plot(*_thin(minutes, bpm), color="#263238", lw=1.4, zorder=3)
     ax.set_xlim(0, span)
     ax.set_ylim(low, high)
     ax.set_xlabel(f"Minutes since start ({start:%H:%M} {start:%Z})")
     ax.set_ylabel("Heart rate (bpm)")
-    sev = flag["severity"]
-    ax.set_title(
-        f"{flag['run_name']} — {sev.upper()}: {flag['hours_between']:.1f} h after leg session "
-        f"({report['hr_profile']['zone_model']} zones, HR max {report['hr_profile']['max_hr']})",
-        loc="left",
-        fontsize=12,
-        color=SEVERITY_COLOURS.get(sev, "#212121"),
-    )
     ax.grid(axis="x", color="white", lw=0.8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    fig.subplots_adjust(right=0.86)
+    _margins(fig, left=0.85, right=1.45, top=0.15, bottom=0.65)
     return _svg(fig)
+
+
+def _hr_caption(flag: Mapping[str, Any], report: Mapping[str, Any]) -> str:
+    """The HR plot's title, as HTML (cheaper than figure text, and selectable)."""
+    sev = str(flag["severity"])
+    hr = report["hr_profile"]
+    return (
+        f'<p class="caption" style="color:{SEVERITY_COLOURS.get(sev, "#212121")}">'
+        f"{_e(flag['run_name'])} — {_e(sev.upper())}: {flag['hours_between']:.1f} h after leg "
+        f"session ({_e(hr['zone_model'])} zones, HR max {_e(hr['max_hr'])})</p>"
+    )
 
 
 def _draw_timeline(
@@ -185,10 +230,12 @@ def _draw_timeline(
     y_of: Mapping[str, int],
     scale: float,
 ) -> None:
+    from matplotlib.collections import LineCollection
+
     pos: dict[str, tuple[float, int]] = {}
-    # One scatter per style, not per session: a report's cost must not grow with the number of
-    # sessions in the window (each scatter call is a separate SVG group and costs ~8 ms).
-    groups: dict[tuple[str, str, int], tuple[list[float], list[int]]] = {}
+    # One scatter per marker shape and one collection for the flag lines, not one artist per
+    # session or flag: a report's cost must not grow with how busy the four weeks were.
+    groups: dict[str, tuple[list[float], list[int], list[str], list[float]]] = {}
     for r in rows:
         kind = str(r["kind"])
         x, y = _x(r["start_utc"]), y_of[kind]
@@ -199,30 +246,30 @@ def _draw_timeline(
             colour, marker, size = LEG_COLOURS[bool(r.get("heavy"))], "s", 150
         else:
             colour, marker, size = OTHER_COLOUR, "D", 80
-        xs, ys = groups.setdefault((colour, marker, size), ([], []))
+        xs, ys, cs, ss = groups.setdefault(marker, ([], [], [], []))
         xs.append(x)
         ys.append(y)
+        cs.append(colour)
+        ss.append(size * scale)
         pos[str(r["activity_id"])] = (x, y)
-    for (colour, marker, size), (xs, ys) in groups.items():
-        ax.scatter(xs, ys, s=size * scale, color=colour, edgecolor="white", zorder=4, marker=marker)
+    for marker, (xs, ys, cs, ss) in groups.items():
+        ax.scatter(xs, ys, s=ss, c=cs, edgecolor="white", zorder=4, marker=marker)
+    segments, colours, rings = [], [], []
     for f in flags:
-        colour = SEVERITY_COLOURS.get(str(f["severity"]), "#000")
         run_at = pos.get(str(f["run_activity_id"]))
         if run_at is None:
             continue
-        ax.plot(
-            [_x(f["leg_end_utc"]), run_at[0]],
-            [y_of["leg_strength"], run_at[1]],
-            color=colour,
-            lw=2.2,
-            zorder=3,
-        )
+        segments.append([(_x(f["leg_end_utc"]), y_of["leg_strength"]), run_at])
+        colours.append(SEVERITY_COLOURS.get(str(f["severity"]), "#000"))
+        rings.append(run_at)
+    if segments:
+        ax.add_collection(LineCollection(segments, colors=colours, linewidths=2.2, zorder=3))
         ax.scatter(
-            [run_at[0]],
-            [run_at[1]],
+            [x for x, _ in rings],
+            [y for _, y in rings],
             s=330 * scale,
             facecolor="none",
-            edgecolor=colour,
+            edgecolors=colours,
             lw=2.4,
             zorder=5,
         )
@@ -239,7 +286,6 @@ def _timeline_plot(
     report: Mapping[str, Any], timeline: pl.DataFrame, flags: Sequence[Mapping[str, Any]]
 ) -> str:
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
 
     tz = report_tz(report)
     day_start = parse_stamp(report["day"]["start"], tz)
@@ -258,10 +304,9 @@ def _timeline_plot(
     kinds += sorted({str(r["kind"]) for r in rows} - set(kinds))
     y_of = {k: len(kinds) - 1 - i for i, k in enumerate(kinds)}
 
-    height = 0.55 * len(kinds) + 1.0
-    fig, (ax, zoom) = plt.subplots(
-        2, 1, figsize=(11, 2 * height + 1.4), gridspec_kw={"hspace": 0.5}
-    )
+    height = 0.55 * len(kinds) + 0.6
+    fig, (ax, zoom) = plt.subplots(2, 1, figsize=(11, 2 * height + 2.1))
+    _margins(fig, left=1.55, right=0.6, top=0.4, bottom=0.85, hspace=1.1 / height)
     for a, start, scale in ((ax, window_start, 1.0), (zoom, zoom_start, 1.3)):
         a.axvspan(_x(day_start), _x(day_end), color="#fff59d", alpha=0.6, lw=0)
         _draw_timeline(a, [r for r in rows if r["start_utc"] >= start], flags, y_of, scale)
@@ -282,41 +327,29 @@ def _timeline_plot(
     zoom.set_xlabel(
         f"Local time ({tz.key}); real elapsed time on the axis, so DST days are 23 or 25 h"
     )
-
-    def dot(colour: str, label: str, marker: str = "o") -> Line2D:
-        return Line2D(
-            [],
-            [],
-            marker=marker,
-            ls="",
-            color=colour,
-            markersize=10,
-            markeredgecolor="white",
-            label=label,
-        )
-
-    handles = [
-        dot(INTENSITY_COLOURS["easy"], "Run: easy"),
-        dot(INTENSITY_COLOURS["moderate"], "Run: moderate"),
-        dot(INTENSITY_COLOURS["hard"], "Run: hard"),
-        dot(INTENSITY_COLOURS["unknown"], "Run: unknown"),
-        dot(LEG_COLOURS[True], "Leg session: heavy", "s"),
-        dot(LEG_COLOURS[False], "Leg session", "s"),
-        dot(OTHER_COLOUR, "Other session", "D"),
-        *(
-            Line2D([], [], color=c, lw=2.5, label=f"Flag: {s} (leg session → run)")
-            for s, c in SEVERITY_COLOURS.items()
-        ),
-    ]
-    fig.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.02),
-        ncol=4,
-        fontsize=10.5,
-        frameon=False,
-    )
     return _svg(fig)
+
+
+def _timeline_legend() -> str:
+    """The timeline's key as HTML: text the reader can select and a screen reader can read."""
+
+    def item(swatch: str, label: str) -> str:
+        return f'<span class="key">{swatch}{_e(label)}</span>'
+
+    def dot(colour: str, shape: str) -> str:
+        return f'<i class="{shape}" style="background:{colour}"></i>'
+
+    def line(colour: str) -> str:
+        return f'<i class="line" style="background:{colour}"></i>'
+
+    items = [
+        *(item(dot(INTENSITY_COLOURS[k], "dot"), f"Run: {k}") for k in INTENSITY_COLOURS),
+        item(dot(LEG_COLOURS[True], "square"), "Leg session: heavy"),
+        item(dot(LEG_COLOURS[False], "square"), "Leg session"),
+        item(dot(OTHER_COLOUR, "diamond"), "Other session"),
+        *(item(line(c), f"Flag: {s} (leg session → run)") for s, c in SEVERITY_COLOURS.items()),
+    ]
+    return f'<div class="legend">{"".join(items)}</div>'
 
 
 def _flag_cards(report: Mapping[str, Any]) -> str:
@@ -457,7 +490,9 @@ def render_html(
                     f'<p class="note">{_e(f["run_name"])}: no heart-rate samples to plot.</p>'
                 )
             else:
-                plots.append(f'<div class="plot">{_hr_plot(f, trace, report)}</div>')
+                plots.append(
+                    f'<div class="plot">{_hr_caption(f, report)}{_hr_plot(f, trace, report)}</div>'
+                )
         timeline_svg = _timeline_plot(report, timeline, tl_flags)
 
     hr = report["hr_profile"]
@@ -498,7 +533,7 @@ def render_html(
 <h2>Heart rate of flagged runs</h2>
 {"".join(plots) if plots else '<p class="note">No flagged runs this day.</p>'}
 <h2>Last four weeks</h2>
-<div class="plot">{timeline_svg}</div>
+<div class="plot">{timeline_svg}{_timeline_legend()}</div>
 <h2>Sessions this day ({len(report["sessions"])})</h2>
 {_sessions_table(report, tz)}
 <h2>Load context (for context only)</h2>

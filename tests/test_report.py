@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 import jsonschema
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.config import RecoverySettings
 from pipeline.errors import ReportError
@@ -36,7 +38,7 @@ from pipeline.report import (
     render_json,
     render_markdown,
 )
-from pipeline.report_html import render_html
+from pipeline.report_html import _thin, render_html
 
 GOLDEN = Path(__file__).parent / "golden"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -486,3 +488,29 @@ def test_html_is_deterministic_and_notes_missing_traces() -> None:
     assert html_page(s) == html_page(s)
     page = render_html(make_report(s), {}, s["sessions"])
     assert "Intervals 6x800: no heart-rate samples to plot." in page
+
+
+@given(
+    st.lists(st.integers(min_value=30, max_value=230), min_size=0, max_size=5000),
+    st.integers(min_value=10, max_value=1000),
+)
+@settings(max_examples=60, deadline=None)
+def test_hr_trace_thinning_is_bounded_and_keeps_the_shape(bpm: list[int], most: int) -> None:
+    minutes = [i / 60 for i in range(len(bpm))]
+    xs, ys = _thin(minutes, bpm, most)
+    assert len(xs) == len(ys) <= max(most, 0) if len(bpm) > most else len(xs) == len(bpm)
+    if len(bpm) <= most:
+        assert (xs, ys) == (minutes, [float(b) for b in bpm])
+    elif bpm:
+        # Means of runs: never outside the samples' range, in time order, spanning the run.
+        assert min(bpm) <= min(ys) and max(ys) <= max(bpm)
+        assert xs == sorted(xs) and xs[0] < minutes[-1] / 2 < xs[-1]
+
+
+def test_html_timeline_key_is_text_and_plots_have_no_figure_legend() -> None:
+    page = html_page(scenario())
+    assert '<div class="legend">' in page
+    for label in ("Run: hard", "Leg session: heavy", "Flag: alert (leg session → run)"):
+        assert f"{label}</span>" in page
+    # The flagged runs' captions are HTML too, so they can be read and selected.
+    assert page.count('<p class="caption"') == 2
