@@ -9,7 +9,7 @@ What it measures (all on this machine, in one invocation; see docs/performance.m
   imports. Peak memory is the sum of PSS over the backfill's process tree (parent + parser
   workers + forkserver), sampled with psutil every 50 ms.
 - incremental: a nightly run (3 new files + refresh + that day's report) on a copy of the
-  multi-year store, against the same run on an empty (migrated) store; medians of 3, interleaved.
+  multi-year store, against the same run on an empty (migrated) store; medians of 5, interleaved.
 - report: one day's report (build + render) on the multi-year store vs on a store holding only
   that day's files; medians of 5.
 - Prefect: the same ingest + refresh through ``flows.ingest.ingest_flow`` against a temporary
@@ -443,7 +443,7 @@ def run(
     day = h.report_day
     inc_multi: list[float] = []
     inc_empty: list[float] = []
-    reps = 1 if quick else 3
+    reps = 1 if quick else 5
     for i in range(reps):
         for kind in ("empty", "multi") if i % 2 else ("multi", "empty"):
             db = out / f"inc-{kind}-{i}" / "legday.duckdb"

@@ -139,6 +139,15 @@ def _with_ids(
     return out if keep_index else out.drop("session_index")
 
 
+def hr_spans(hr: pl.DataFrame) -> pl.DataFrame:
+    """One ``hr_spans`` row per activity of a samples frame: first and last sample time, count."""
+    return hr.group_by("athlete_id", "activity_id", maintain_order=True).agg(
+        pl.col("ts").min().alias("first_utc"),
+        pl.col("ts").max().alias("last_utc"),
+        pl.len().cast(pl.Int32).alias("samples"),
+    )
+
+
 @dataclass
 class _Pending:
     """One file decided but not yet written: its outcome, its rows, what it supersedes."""
@@ -247,7 +256,9 @@ def _decide(
             .alias("time_plausible"),
         )
         pending.frames["laps"] = _with_ids(parsed.laps, athlete_id, ids)
-        pending.frames["hr_samples"] = _with_ids(parsed.hr, athlete_id, ids)
+        hr = _with_ids(parsed.hr, athlete_id, ids)
+        pending.frames["hr_samples"] = hr
+        pending.frames["hr_spans"] = hr_spans(hr)
         pending.frames["strength_sets"] = _with_ids(parsed.sets, athlete_id, ids)
     if parsed.steps.height:
         pending.frames["workout_steps"] = parsed.steps.with_columns(
@@ -266,7 +277,7 @@ def _decide(
     return pending
 
 
-_TABLES = ("activities", "laps", "hr_samples", "strength_sets", "workout_steps")
+_TABLES = ("activities", "laps", "hr_samples", "hr_spans", "strength_sets", "workout_steps")
 
 
 def _flush(store: st.Store, batch: Sequence[_Pending]) -> None:

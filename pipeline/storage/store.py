@@ -264,7 +264,7 @@ def is_storage_full(exc: BaseException) -> bool:
 # -- ingest queries ------------------------------------------------------------------------
 # Kept here so that every SQL statement touching the core relations lives beside the connection.
 
-_ACTIVITY_TABLES = ("activities", "laps", "hr_samples", "strength_sets")
+_ACTIVITY_TABLES = ("activities", "laps", "hr_samples", "hr_spans", "strength_sets")
 
 
 def known_files(store: Store, athlete_id: str, hashes: Sequence[str]) -> dict[str, tuple[str, str]]:
