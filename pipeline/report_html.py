@@ -485,6 +485,8 @@ def render_html(
     with plt.rc_context({"font.size": 12, "svg.hashsalt": "legday", "svg.fonttype": "path"}):
         for f in report["flags"]:
             trace = hr_traces.get(f["run_activity_id"])
+            # Samples without a readable time cannot be placed on the minutes axis.
+            trace = None if trace is None else trace.drop_nulls(["ts", "bpm"])
             if trace is None or trace.height == 0:
                 plots.append(
                     f'<p class="note">{_e(f["run_name"])}: no heart-rate samples to plot.</p>'

@@ -514,3 +514,17 @@ def test_html_timeline_key_is_text_and_plots_have_no_figure_legend() -> None:
         assert f"{label}</span>" in page
     # The flagged runs' captions are HTML too, so they can be read and selected.
     assert page.count('<p class="caption"') == 2
+
+
+def test_html_skips_samples_without_time_and_notes_a_trace_without_any() -> None:
+    s = scenario()
+    report = make_report(s)
+    aid = report["flags"][0]["run_activity_id"]
+    trace = s["traces"][aid]
+    untimed = trace.with_columns(pl.lit(None, dtype=trace.schema["ts"]).alias("ts"))
+    mixed = pl.concat([trace, untimed.head(3)])
+    page = render_html(report, {**s["traces"], aid: mixed}, s["sessions"])
+    assert page.count("<svg") == 3
+    page = render_html(report, {**s["traces"], aid: untimed}, s["sessions"])
+    assert page.count("<svg") == 2
+    assert f"{report['flags'][0]['run_name']}: no heart-rate samples to plot." in page
