@@ -11,7 +11,7 @@ What it measures (all on this machine, in one invocation; see docs/performance.m
 - incremental: a nightly run (3 new files + refresh + that day's report) on a copy of the
   multi-year store, against the same run on an empty (migrated) store; medians of 5, interleaved.
 - report: one day's report (build + render) on the multi-year store vs on a store holding only
-  that day's files; medians of 5.
+  that day's files; medians of 9.
 - Prefect: the same ingest + refresh through ``flows.ingest.ingest_flow`` against a temporary
   local Prefect server (PREFECT_HOME in a temporary folder, analytics off), as a share of the
   library run. Server start-up is reported, not counted.
@@ -468,7 +468,7 @@ def run(
         out / "inc-multi-0" / "legday.duckdb",
         out / "inc-empty-0" / "legday.duckdb",
     )
-    for _ in range(2 if quick else 5):
+    for _ in range(2 if quick else 9):
         rep_multi.append(_report_once(multi_after, day))
         rep_empty.append(_report_once(empty_after, day))
     # A store holding only the five weeks before the day: the same report content (the 4-week
@@ -484,7 +484,7 @@ def run(
         recent_db, [(p, settings.default_athlete) for p in recent], now=now, workers=workers
     )
     analysis.refresh_store(settings, now=now)
-    rep_recent = [_report_once(recent_db, day) for _ in range(2 if quick else 5)]
+    rep_recent = [_report_once(recent_db, day) for _ in range(2 if quick else 9)]
     figures["report"] = {
         "multi_s": statistics.median(rep_multi),
         "empty_s": statistics.median(rep_empty),
