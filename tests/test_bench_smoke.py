@@ -125,3 +125,28 @@ def test_table_flags_a_missed_target() -> None:
     assert not ok and text.count("FAIL") == 1 and "2.00x" in text
     figures["backfill_ratio"] = 3.5
     assert run.table(figures)[1]
+
+
+def test_merge_replay_appends_each_night_and_leaves_the_input_alone(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from benchmarks import merges
+    from pipeline.ingest import ingest_files
+    from pipeline.storage import store as st
+
+    db = tmp_path / "legday.duckdb"
+    sample = Path(__file__).resolve().parents[1] / "sample_data"
+    runs = sorted(sample.glob("*run*.fit"))[:2]
+    assert runs
+    ingest_files(db, [(p, "sam") for p in runs], now=datetime.now(UTC), workers=1)
+    with st.open_store(db, read_only=True) as s:
+        before = s.scalar("SELECT count(*) FROM hr_samples")
+    original = db.read_bytes()
+    assert merges.main(["--db", str(db), "--nights", "2", "--rows", "50"]) == 0
+    assert db.read_bytes() == original
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(original)
+    times = merges.replay(copy, 3, 50)
+    assert len(times) == 3 and all(t >= 0 for t in times)
+    with st.open_store(copy, read_only=True) as s:
+        assert s.scalar("SELECT count(*) FROM hr_samples") == before + 3 * min(50, before)
