@@ -75,6 +75,7 @@ def test_quick_bench_reports_every_measure(
         "report multi/empty",
         "backfill peak memory (tree PSS)",
         "tree RSS sum",
+        "largest single process RSS",
         "Prefect overhead %",
         "files/s",
         "MB/s",
