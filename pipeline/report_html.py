@@ -90,6 +90,7 @@ table.sessions tr.why td { white-space: normal; color: #555; font-size: .9em; pa
 .key i.dot { border-radius: 50%; }
 .key i.diamond { width: 9px; height: 9px; transform: rotate(45deg); }
 .key i.line { width: 22px; height: 3px; }
+@media (max-width: 700px) { .legend { padding-left: 12px; } }
 footer { color: #777; font-size: .85em; margin-top: 40px; }
 """
 
