@@ -1,4 +1,4 @@
-"""What every flow shares: settings at the edge and the retry condition.
+"""What every flow shares: settings at the edge, the retry policy and the refresh task.
 
 Flows are the edge of the house together with the CLI: they may read the environment and the
 clock; the library they call never does.
@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from prefect import task
 from prefect.states import State
 
+from pipeline import analysis
 from pipeline.config import Settings, load_settings
 from pipeline.errors import is_retryable
 
@@ -40,3 +42,20 @@ def retry_if_transient(_task: Any, _task_run: Any, state: State) -> bool:
     except BaseException as exc:  # the state's own exception is re-raised here
         return is_retryable(exc)
     return False
+
+
+# Every task that touches the store: retried only when waiting can help (a busy store).
+TRANSIENT_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [5, 15, 60],
+    "retry_condition_fn": retry_if_transient,
+}
+
+
+@task(
+    name="refresh-analysis",
+    task_run_name="refresh kinds, metrics and flags",
+    **TRANSIENT_RETRIES,
+)
+def refresh_task(settings: Settings) -> dict[str, Any]:
+    return analysis.refresh_store(settings, now=now_utc())

@@ -19,8 +19,7 @@ from prefect import flow, get_run_logger, task
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-from flows.common import now_utc, resolve_settings, retry_if_transient
-from pipeline import analysis
+from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
 from pipeline.config import Settings
 from pipeline.errors import InboxError
 from pipeline.inbox import InboxFile, classify_path, ingest_and_file, sweep_inbox
@@ -56,23 +55,10 @@ def resolve_inbox(inbox: str | None) -> Path:
 @task(
     name="ingest-and-file",
     task_run_name="ingest and file {label}",
-    retries=3,
-    retry_delay_seconds=[5, 15, 60],
-    retry_condition_fn=retry_if_transient,
+    **TRANSIENT_RETRIES,
 )
 def ingest_and_file_task(settings: Settings, files: list[InboxFile], label: str) -> dict[str, Any]:
     return ingest_and_file(settings, files, now=now_utc(), workers=1).as_dict()
-
-
-@task(
-    name="refresh-analysis",
-    task_run_name="refresh kinds, metrics and flags",
-    retries=3,
-    retry_delay_seconds=[5, 15, 60],
-    retry_condition_fn=retry_if_transient,
-)
-def refresh_task(settings: Settings) -> dict[str, Any]:
-    return analysis.refresh_store(settings, now=now_utc())
 
 
 def describe(files: list[InboxFile]) -> str:

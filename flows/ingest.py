@@ -13,8 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
 
-from flows.common import now_utc, resolve_settings, retry_if_transient
-from pipeline import analysis
+from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
 from pipeline.config import Settings
 from pipeline.ingest import collect_files, default_workers, ingest_files
 
@@ -22,9 +21,7 @@ from pipeline.ingest import collect_files, default_workers, ingest_files
 @task(
     name="ingest-batch",
     task_run_name="ingest {label}",
-    retries=3,
-    retry_delay_seconds=[5, 15, 60],
-    retry_condition_fn=retry_if_transient,
+    **TRANSIENT_RETRIES,
 )
 def ingest_batch(
     settings: Settings, items: list[tuple[str, str]], workers: int, label: str
@@ -37,16 +34,6 @@ def ingest_batch(
         "reasons": summary.reasons(),
         "outcomes": [o.__dict__ for o in summary.outcomes],
     }
-
-
-@task(
-    name="refresh-analysis",
-    retries=3,
-    retry_delay_seconds=[5, 15, 60],
-    retry_condition_fn=retry_if_transient,
-)
-def refresh(settings: Settings) -> dict[str, Any]:
-    return analysis.refresh_store(settings, now=now_utc())
 
 
 def _run_name() -> str:
@@ -86,7 +73,7 @@ def ingest_flow(
                     o["message"],
                 )
     if totals["stored"] or totals["partial"]:
-        refresh(settings)
+        refresh_task(settings)
     log.info("ingest done: %s; %d non-FIT file(s) skipped", totals, len(skipped))
     return totals
 

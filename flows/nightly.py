@@ -19,8 +19,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from flows.common import now_utc, resolve_settings, retry_if_transient
-from flows.inbox import ingest_inbox_files, refresh_task, resolve_inbox
+from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
+from flows.inbox import ingest_inbox_files, resolve_inbox
 from pipeline import analysis
 from pipeline.config import Settings
 from pipeline.inbox import sweep_inbox
@@ -29,9 +29,7 @@ from pipeline.inbox import sweep_inbox
 @task(
     name="build-report",
     task_run_name="report {athlete_id} {day}",
-    retries=3,
-    retry_delay_seconds=[5, 15, 60],
-    retry_condition_fn=retry_if_transient,
+    **TRANSIENT_RETRIES,
 )
 def report_task(
     settings: Settings, athlete_id: str, day: date, generated_at: datetime, out_dir: Path
