@@ -380,6 +380,7 @@ def _register_commands() -> None:
     from pipeline.cli_serve import register
 
     register(app)
+    __import__("pipeline.cli_extras", fromlist=["register"]).register(app)  # demo, deployments
 
 
 _register_commands()
