@@ -139,6 +139,62 @@ RULES: tuple[Rule, ...] = (
 
 RULE_ORDER: dict[str, int] = {r.rule_id: i for i, r in enumerate(RULES)}
 
+
+@dataclass(frozen=True)
+class Evidence:
+    """A study a rule cites: its key (``S2``), the citation and the finding the rule uses."""
+
+    key: str
+    citation: str
+    finding: str
+
+
+#: The evidence keys the rules cite, with their citations (domain.md section (d), table D1), word
+#: for word as in the README's "Sport-science defaults" table (a test compares the two). Reports
+#: explain each key they show.
+EVIDENCE: dict[str, Evidence] = {
+    e.key: e
+    for e in (
+        Evidence(
+            "S1",
+            "Doma & Deakin 2013, Appl Physiol Nutr Metab",
+            "strength → run 6 h later costs more than the reverse order "
+            "(time to exhaustion −29 % vs −18 %)",
+        ),
+        Evidence(
+            "S2",
+            "Doma et al. 2019, Sports Med Open 5:21",
+            'after a lower-body 6RM session: DOMS and CMJ loss for 48 h; "at least 48 h" '
+            "before running",
+        ),
+        Evidence(
+            "S3",
+            "Burt, Doma & Connor 2023, Science & Sports 38:647 (meta-analysis)",
+            "high-intensity running impaired at 24 h and 48 h; low-intensity only at 48 h",
+        ),
+        Evidence(
+            "S4",
+            "Assumpção et al. 2013, Sci World J 189149",
+            "impairment concerns high-intensity running; the repeated-bout effect blunts it",
+        ),
+        Evidence(
+            "S5",
+            "Marcora & Bosio 2007, Scand J Med Sci Sports 17:662",
+            "30-min time trial −4 % 48 h after drop jumps",
+        ),
+        Evidence(
+            "S9",
+            "Robineau et al. 2016, J Strength Cond Res 30:672",
+            "0 h / 6 h gaps interfere more than 24 h",
+        ),
+        Evidence(
+            "S11",
+            "Cheung, Hume & Maxwell 2003, Sports Med 33:145",
+            "DOMS peaks 24–72 h",
+        ),
+    )
+}
+
 FLAG_SCHEMA: dict[str, pl.DataType] = {
     "flag_id": pl.String(),
     "run_activity_id": pl.String(),

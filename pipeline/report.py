@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from pipeline.errors import ReportError
-from pipeline.recovery import SEVERITY_RANK, format_local
+from pipeline.recovery import EVIDENCE, SEVERITY_RANK, format_local
 
 if TYPE_CHECKING:
     from pipeline.metrics import HrProfile
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"  # 1.1 added "evidence"
 #: The JSON Schema of ``render_json`` output (read it with ``json.loads(path.read_text())``).
 REPORT_SCHEMA_PATH = Path(__file__).with_name("report_schema.json")
 
@@ -186,6 +186,27 @@ def _load_entry(load: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def evidence_entries(flags: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The evidence keys the flags cite (``"S2, S3"``), each once with its citation, S1 first."""
+    keys = {k.strip() for f in flags for k in str(f.get("evidence") or "").split(",") if k.strip()}
+
+    def order(key: str) -> tuple[int, str]:
+        digits = key[1:]
+        return (int(digits) if digits.isdigit() else 10**6, key)
+
+    out = []
+    for key in sorted(keys, key=order):
+        ev = EVIDENCE.get(key)
+        out.append(
+            {
+                "key": key,
+                "citation": ev.citation if ev else "not in legday's list of evidence",
+                "finding": ev.finding if ev else "",
+            }
+        )
+    return out
+
+
 def _quarantine_entry(item: Mapping[str, Any]) -> dict[str, str | float | int | bool | None]:
     out: dict[str, str | float | int | bool | None] = {}
     for key, value in item.items():
@@ -293,6 +314,7 @@ def build_report(
             "leg_sessions": sum(1 for s in session_entries if s["kind"] == "leg_strength"),
         },
         "flags": flag_entries,
+        "evidence": evidence_entries(flag_entries),
         "sessions": session_entries,
         "legs": _legs_entry(legs, tz),
         "load_context": _load_entry(load),
@@ -434,6 +456,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     for f in report["flags"]:
         out += _wrap(f"**{f['severity'].upper()}** `{f['rule']}` ({f['evidence']}): {f['message']}")
     if report["flags"]:
+        out.append("")
+    evidence = report.get("evidence") or []
+    if evidence:
+        out += ["Evidence keys cited above:", ""]
+        for ev in evidence:
+            finding = f" — {ev['finding']}" if ev["finding"] else ""
+            out += _wrap(f"{ev['key']}: {ev['citation']}{finding}.")
         out.append("")
 
     out += ["## Legs at the end of the day", ""]

@@ -13,8 +13,10 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -50,6 +52,42 @@ OTHER_COLOUR = "#78909c"
 TIMELINE_DAYS = 28
 ZOOM_DAYS = 3
 HR_POINTS = 900  # points of an HR trace plot, at most: more than the plot has pixels across
+#: Below this page width (CSS px) the narrow drawing of each plot is shown instead of the wide
+#: one: scaled down to a phone, the 10-11 in wide figures' 12 pt text would be 5 px high.
+NARROW_MAX_PX = 760
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Sizes of one drawing of the plots: wide for desktops, narrow for phones.
+
+    The narrow figures are about 4.6 in (331 pt) wide, so on a 360 px phone (about 320 px for
+    the plot) they are drawn at ~0.97 px per pt and 11-12 pt text stays 11-12 px high.
+    """
+
+    name: str
+    hr_size: tuple[float, float]
+    hr_margins: tuple[float, float, float, float]  # left, right, top, bottom (inches)
+    hr_points: int
+    zone_font: float
+    width: float  # timeline figure width (inches)
+    tl_margins: tuple[float, float, float, float]
+    row_height: float
+    label_font: float
+    tick_font: float
+    title_font: float
+    marker_scale: tuple[float, float]  # four weeks, zoom
+    narrow: bool
+
+
+WIDE = _Layout(
+    "wide", (10, 3.6), (0.85, 1.45, 0.15, 0.65), HR_POINTS, 10, 11,
+    (1.55, 0.6, 0.4, 0.85), 0.55, 12, 11, 13, (1.0, 1.3), False,
+)  # fmt: skip
+NARROW = _Layout(
+    "narrow", (4.6, 3.3), (0.72, 1.18, 0.12, 0.62), 400, 11, 4.6,
+    (1.4, 0.42, 0.42, 0.95), 0.5, 11, 11, 12, (0.55, 0.9), True,
+)  # fmt: skip
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
@@ -92,7 +130,29 @@ table.sessions tr.why td { white-space: normal; color: #555; font-size: .9em; pa
 .key i.line { width: 22px; height: 3px; }
 @media (max-width: 700px) { .legend { padding-left: 12px; } }
 footer { color: #777; font-size: .85em; margin-top: 40px; }
-"""
+p, li, .meta { overflow-wrap: break-word; }
+.scroll { overflow-x: auto; margin: 10px 0; }
+.scroll table { margin: 0; }
+.scroll-hint { display: none; color: #777; font-size: .85em; margin: 0 0 4px; }
+.evidence { margin: 6px 0 0; padding-left: 1.2em; color: #37474f; font-size: .92em; }
+.evidence li { margin: 3px 0; }
+.evidence b { font-family: ui-monospace, Menlo, Consolas, monospace; }
+.narrow { display: none; }
+.narrow svg { max-width: 560px; margin: 0 auto; }
+@media (max-width: NARROW_MAX_PXpx) {
+  .wide { display: none; }
+  .narrow { display: block; }
+  main { padding: 16px 12px 40px; }
+  h1 { font-size: 1.45em; }
+  h2 { margin-top: 26px; }
+  .flag, .card { padding: 10px 12px; }
+  .plot { padding: 6px 4px; }
+  .caption { margin: 2px 4px 6px; font-size: 1em; }
+  table { font-size: .9em; }
+  th, td { padding: 5px 6px; }
+  .scroll-hint { display: block; }
+}
+""".replace("NARROW_MAX_PX", str(NARROW_MAX_PX - 1))
 
 
 def _e(value: object) -> str:
@@ -103,8 +163,12 @@ def _fmt(value: float | int | None, spec: str = ".1f") -> str:
     return "—" if value is None else format(value, spec)
 
 
-def _svg(fig: Any) -> str:
+def _svg(fig: Any, prefix: str) -> str:
     """The figure as an inline ``<svg>`` element (no XML prolog, no external references).
+
+    Every id (glyphs, clip paths) and every reference to one gets ``prefix``: a page holds
+    several figures, and the narrow drawing hidden on a desktop must not own the glyphs or
+    clip paths the wide one refers to.
 
     Margins are set by the caller in inches (``_margins``) rather than with
     ``bbox_inches="tight"``, which draws every figure twice: the figures are most of a report's
@@ -116,7 +180,10 @@ def _svg(fig: Any) -> str:
     fig.savefig(buf, format="svg", metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    return _ID_REF.sub(lambda m: m.group(1) + prefix, text[text.index("<svg") :])
+
+
+_ID_REF = re.compile(r'(\bid="|href="#|url\(#)')
 
 
 def _margins(fig: Any, left: float, right: float, top: float, bottom: float, **kw: float) -> None:
@@ -173,7 +240,9 @@ def _local_ticks(
     return out
 
 
-def _hr_plot(flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, Any]) -> str:
+def _hr_plot(
+    flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, Any], lay: _Layout
+) -> str:
     import matplotlib.pyplot as plt
 
     tz = report_tz(report)
@@ -183,7 +252,7 @@ def _hr_plot(flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, 
     t = trace.sort("ts")
     minutes = [(ts - start).total_seconds() / 60 for ts in t["ts"].to_list()]
     bpm = t["bpm"].to_list()
-    fig, ax = plt.subplots(figsize=(10, 3.6))
+    fig, ax = plt.subplots(figsize=lay.hr_size)
     low = min([*bpm, zones[1]["low_bpm"]]) - 8
     high = max([*bpm, zones[4]["high_bpm"]]) + 4
     span = max(minutes) if minutes else 1.0
@@ -198,10 +267,10 @@ def _hr_plot(flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, 
             f"{z['zone']} {z['low_bpm']}–{z['high_bpm']}",
             transform=ax.get_yaxis_transform(),
             va="center",
-            fontsize=10,
+            fontsize=lay.zone_font,
             color="#37474f",
         )
-    ax.plot(*_thin(minutes, bpm), color="#263238", lw=1.4, zorder=3)
+    ax.plot(*_thin(minutes, bpm, lay.hr_points), color="#263238", lw=1.4, zorder=3)
     ax.set_xlim(0, span)
     ax.set_ylim(low, high)
     ax.set_xlabel(f"Minutes since start ({start:%H:%M} {start:%Z})")
@@ -209,8 +278,9 @@ def _hr_plot(flag: Mapping[str, Any], trace: pl.DataFrame, report: Mapping[str, 
     ax.grid(axis="x", color="white", lw=0.8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    _margins(fig, left=0.85, right=1.45, top=0.15, bottom=0.65)
-    return _svg(fig)
+    left, right, top, bottom = lay.hr_margins
+    _margins(fig, left=left, right=right, top=top, bottom=bottom)
+    return _svg(fig, f"hr{flag['flag_id']}-{lay.name}-")
 
 
 def _hr_caption(flag: Mapping[str, Any], report: Mapping[str, Any]) -> str:
@@ -230,6 +300,7 @@ def _draw_timeline(
     flags: Sequence[Mapping[str, Any]],
     y_of: Mapping[str, int],
     scale: float,
+    lay: _Layout,
 ) -> None:
     from matplotlib.collections import LineCollection
 
@@ -274,9 +345,11 @@ def _draw_timeline(
             lw=2.4,
             zorder=5,
         )
-    ax.set_yticks(list(y_of.values()), [KIND_LABELS.get(k, k) for k in y_of], fontsize=12)
+    ax.set_yticks(
+        list(y_of.values()), [KIND_LABELS.get(k, k) for k in y_of], fontsize=lay.label_font
+    )
     ax.set_ylim(-0.7, len(y_of) - 0.3)
-    ax.tick_params(axis="x", labelsize=11)
+    ax.tick_params(axis="x", labelsize=lay.tick_font)
     ax.grid(axis="x", which="minor", color="#eeeeee", lw=0.8)
     ax.grid(axis="x", which="major", color="#bdbdbd", lw=1.0)
     for side in ("top", "right"):
@@ -284,7 +357,10 @@ def _draw_timeline(
 
 
 def _timeline_plot(
-    report: Mapping[str, Any], timeline: pl.DataFrame, flags: Sequence[Mapping[str, Any]]
+    report: Mapping[str, Any],
+    timeline: pl.DataFrame,
+    flags: Sequence[Mapping[str, Any]],
+    lay: _Layout,
 ) -> str:
     import matplotlib.pyplot as plt
 
@@ -305,30 +381,54 @@ def _timeline_plot(
     kinds += sorted({str(r["kind"]) for r in rows} - set(kinds))
     y_of = {k: len(kinds) - 1 - i for i, k in enumerate(kinds)}
 
-    height = 0.55 * len(kinds) + 0.6
-    fig, (ax, zoom) = plt.subplots(2, 1, figsize=(11, 2 * height + 2.1))
-    _margins(fig, left=1.55, right=0.6, top=0.4, bottom=0.85, hspace=1.1 / height)
-    for a, start, scale in ((ax, window_start, 1.0), (zoom, zoom_start, 1.3)):
+    height = lay.row_height * len(kinds) + 0.6
+    left, right, top, bottom = lay.tl_margins
+    fig, (ax, zoom) = plt.subplots(2, 1, figsize=(lay.width, 2 * height + 2.1))
+    _margins(fig, left=left, right=right, top=top, bottom=bottom, hspace=1.1 / height)
+    for a, start, scale in (
+        (ax, window_start, lay.marker_scale[0]),
+        (zoom, zoom_start, lay.marker_scale[1]),
+    ):
         a.axvspan(_x(day_start), _x(day_end), color="#fff59d", alpha=0.6, lw=0)
-        _draw_timeline(a, [r for r in rows if r["start_utc"] >= start], flags, y_of, scale)
+        _draw_timeline(a, [r for r in rows if r["start_utc"] >= start], flags, y_of, scale, lay)
         a.set_xlim(_x(start), _x(day_end))
+    # A narrow figure has room for shorter tick labels only, and its titles start at the
+    # figure's left edge rather than the axes' (they would run off the right side).
+    title_x = -left / (lay.width - left - right) if lay.narrow else 0.0
     mondays = _local_ticks(window_start, day_end, tz, (0,), weekday=0)
-    ax.set_xticks([_x(t) for t in mondays], [f"{t:%a %d %b}" for t in mondays])
+    monday_fmt = "%d %b" if lay.narrow else "%a %d %b"
+    ax.set_xticks([_x(t) for t in mondays], [f"{t:{monday_fmt}}" for t in mondays])
     ax.set_xticks([_x(t) for t in _local_ticks(window_start, day_end, tz, (0,))], minor=True)
-    ax.set_title(f"Last {TIMELINE_DAYS} days (report day shaded yellow)", loc="left", fontsize=13)
-    midnights = _local_ticks(zoom_start, day_end, tz, (0, 12))
+    ax.set_title(
+        f"Last {TIMELINE_DAYS} days (report day shaded yellow)",
+        loc="left",
+        x=title_x,
+        fontsize=lay.title_font,
+    )
+    midnights = _local_ticks(zoom_start, day_end, tz, (0,) if lay.narrow else (0, 12))
     zoom.set_xticks(
         [_x(t) for t in midnights],
-        [f"{t:%a %d %b}" if t.hour == 0 else f"{t:%H:%M}" for t in midnights],
+        [
+            f"{t:%a %d}" if lay.narrow else f"{t:%a %d %b}" if t.hour == 0 else f"{t:%H:%M}"
+            for t in midnights
+        ],
     )
     zoom.set_xticks(
         [_x(t) for t in _local_ticks(zoom_start, day_end, tz, range(0, 24, 3))], minor=True
     )
-    zoom.set_title(f"Last {ZOOM_DAYS} days, zoomed", loc="left", fontsize=13)
+    zoom.set_title(f"Last {ZOOM_DAYS} days, zoomed", loc="left", x=title_x, fontsize=lay.title_font)
     zoom.set_xlabel(
-        f"Local time ({tz.key}); real elapsed time on the axis, so DST days are 23 or 25 h"
+        f"Local time ({tz.key}),\nreal hours: DST days are 23 or 25 h long"
+        if lay.narrow
+        else f"Local time ({tz.key}); real elapsed time on the axis, so DST days are 23 or 25 h",
+        fontsize=lay.tick_font if lay.narrow else None,
     )
-    return _svg(fig)
+    return _svg(fig, f"tl-{lay.name}-")
+
+
+def _both(draw: Callable[[_Layout], str]) -> str:
+    """The wide and the narrow drawing of a plot; CSS shows the one that fits the page."""
+    return f'<div class="wide">{draw(WIDE)}</div><div class="narrow">{draw(NARROW)}</div>'
 
 
 def _timeline_legend() -> str:
@@ -368,7 +468,21 @@ def _flag_cards(report: Mapping[str, Any]) -> str:
             f'<span class="rule">{_e(f["rule"])} · evidence {_e(f["evidence"])}</span>'
             f"<p>{_e(f['message'])}</p></div>"
         )
+    evidence = report.get("evidence") or []
+    if evidence:
+        items = "".join(
+            f"<li><b>{_e(ev['key'])}</b> {_e(ev['citation'])}"
+            + (f" — {_e(ev['finding'])}" if ev["finding"] else "")
+            + "</li>"
+            for ev in evidence
+        )
+        cards.append(
+            f'<p class="note">Evidence keys cited above:</p><ul class="evidence">{items}</ul>'
+        )
     return "\n".join(cards)
+
+
+_SCROLL_HINT = '<p class="scroll-hint">The table scrolls sideways →</p>'
 
 
 def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
@@ -419,7 +533,10 @@ def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
         if why:
             body.append(f'<tr class="why"><td></td><td colspan="12">{_e(why)}</td></tr>')
     caption = f"Z1–Z5: minutes in each heart-rate zone ({_e(model)} model)."
-    return f'<table class="sessions">{head}{"".join(body)}</table><p class="note">{caption}</p>'
+    return (
+        f'{_SCROLL_HINT}<div class="scroll"><table class="sessions">{head}{"".join(body)}</table>'
+        f'</div><p class="note">{caption}</p>'
+    )
 
 
 def _load_table(report: Mapping[str, Any]) -> str:
@@ -437,7 +554,8 @@ def _load_table(report: Mapping[str, Any]) -> str:
     row = "".join(f'<td class="num">{v}</td>' for _, v in cells)
     method = f'<p class="note">Method: {_e(load["method"])}</p>' if load["method"] else ""
     return (
-        f'<p class="note">{_e(LOAD_LABEL)}</p><table><tr>{head}</tr><tr>{row}</tr></table>{method}'
+        f'<p class="note">{_e(LOAD_LABEL)}</p>{_SCROLL_HINT}<div class="scroll"><table>'
+        f"<tr>{head}</tr><tr>{row}</tr></table></div>{method}"
     )
 
 
@@ -493,10 +611,9 @@ def render_html(
                     f'<p class="note">{_e(f["run_name"])}: no heart-rate samples to plot.</p>'
                 )
             else:
-                plots.append(
-                    f'<div class="plot">{_hr_caption(f, report)}{_hr_plot(f, trace, report)}</div>'
-                )
-        timeline_svg = _timeline_plot(report, timeline, tl_flags)
+                svgs = _both(partial(_hr_plot, f, trace, report))
+                plots.append(f'<div class="plot">{_hr_caption(f, report)}{svgs}</div>')
+        timeline_svg = _both(lambda lay: _timeline_plot(report, timeline, tl_flags, lay))
 
     hr = report["hr_profile"]
     zones = " · ".join(f"{_e(z['zone'])} {z['low_bpm']}–{z['high_bpm']}" for z in hr["zones"])
@@ -547,8 +664,8 @@ def render_html(
 ({_e(hr["lthr_source"])})</p>
 <p>Zones ({_e(hr["zone_model"])} model, bpm): {zones}</p>
 {quarantine}
-<footer>legday report schema {_e(report["schema_version"])}. Flags cite the evidence keys
-S1–S11 of the project's sport-science notes.</footer>
+<footer>legday report schema {_e(report["schema_version"])}. Flags cite evidence keys of the
+project's sport-science notes (README, "Sport-science defaults").</footer>
 </main>
 </body>
 </html>

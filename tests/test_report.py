@@ -269,7 +269,10 @@ def test_json_matches_golden() -> None:
 
 def test_scenario_flags_and_day_contents() -> None:
     report = make_report()
-    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.0"
+    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.1"
+    # intense_24h cites S2, S3 and easy_in_window S3: each key once, in key order.
+    assert [e["key"] for e in report["evidence"]] == ["S2", "S3"]
+    assert report["evidence"][0]["citation"] == "Doma et al. 2019, Sports Med Open 5:21"
     assert report["day"]["hours"] == 25.0
     assert [s["activity_id"] for s in report["sessions"]] == ["a19", "a20", "a21"]
     flags = report["flags"]
@@ -451,7 +454,7 @@ def test_html_is_self_contained_and_well_formed() -> None:
     text = " ".join(" ".join(parser.text).split())
     for f in make_report(s)["flags"]:
         assert " ".join(f["message"].split()) in text
-    assert page.count("<svg") == 3  # two flagged runs + the timeline
+    assert page.count("<svg") == 6  # (two flagged runs + the timeline) x (wide, narrow)
     lowered = page.lower()
     for needle in (
         'src="http',
@@ -524,7 +527,116 @@ def test_html_skips_samples_without_time_and_notes_a_trace_without_any() -> None
     untimed = trace.with_columns(pl.lit(None, dtype=trace.schema["ts"]).alias("ts"))
     mixed = pl.concat([trace, untimed.head(3)])
     page = render_html(report, {**s["traces"], aid: mixed}, s["sessions"])
-    assert page.count("<svg") == 3
+    assert page.count("<svg") == 6
     page = render_html(report, {**s["traces"], aid: untimed}, s["sessions"])
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 4
     assert f"{report['flags'][0]['run_name']}: no heart-rate samples to plot." in page
+
+
+# --- evidence keys --------------------------------------------------------------------------
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def _readme_evidence() -> dict[str, tuple[str, str]]:
+    """The README's "Sport-science defaults" rows ``| S2 | citation | finding |``, unitalicised."""
+    rows = {}
+    for line in README.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0][:1] == "S" and cells[0][1:].isdigit():
+            rows[cells[0]] = (cells[1].replace("*", ""), cells[2])
+    return rows
+
+
+def test_evidence_citations_are_the_readme_s_and_cover_every_rule() -> None:
+    from pipeline.recovery import EVIDENCE, RULES
+
+    readme = _readme_evidence()
+    assert len(readme) >= 7
+    assert {k: (e.citation, e.finding) for k, e in EVIDENCE.items()} == readme
+    assert {k for r in RULES for k in r.evidence} <= set(EVIDENCE)
+
+
+def test_every_cited_key_is_explained_in_each_format() -> None:
+    s = scenario()
+    report = make_report(s)
+    md, page = render_markdown(report), html_page(s)
+    readme = _readme_evidence()
+    cited = {k.strip() for f in report["flags"] for k in f["evidence"].split(",")}
+    assert cited == {e["key"] for e in report["evidence"]} == {"S2", "S3"}
+    flat_md = " ".join(md.split())
+    for key in cited:
+        citation, finding = readme[key]
+        assert f"{key}: {citation} — {finding}." in flat_md
+        assert f"<li><b>{key}</b> {citation.replace('&', '&amp;')} — " in page
+    # The key list follows the flags, before the next section.
+    assert md.index("Evidence keys cited above") < md.index("## Legs")
+    assert page.index('<ul class="evidence">') < page.index("<h2>Legs")
+
+
+def test_a_day_without_flags_cites_nothing_and_an_unknown_key_is_still_listed() -> None:
+    from pipeline.report import evidence_entries
+
+    s = scenario()
+    quiet = make_report(s, flags=s["flags"].clear())
+    assert quiet["evidence"] == []
+    assert "Evidence keys" not in render_markdown(quiet)
+    entries = evidence_entries([{"evidence": "S11, S3"}, {"evidence": "S99"}, {"evidence": None}])
+    assert [e["key"] for e in entries] == ["S3", "S11", "S99"]
+    assert entries[2]["finding"] == "" and "not in legday" in entries[2]["citation"]
+    _validator().validate(json.loads(render_json(quiet)))
+
+
+def test_schema_accepts_a_1_0_report_and_rejects_a_malformed_evidence_entry() -> None:
+    validator = _validator()
+    good = json.loads(render_json(make_report()))
+    old = {k: v for k, v in good.items() if k != "evidence"} | {"schema_version": "1.0"}
+    assert validator.is_valid(old)
+    for bad_entry in ({"key": "X2", "citation": "c", "finding": ""}, {"key": "S2"}):
+        bad = json.loads(json.dumps(good))
+        bad["evidence"][0] = bad_entry
+        assert not validator.is_valid(bad)
+
+
+# --- small screens ----------------------------------------------------------------------------
+
+
+def _svgs(page: str) -> list[tuple[str, str]]:
+    """(variant, svg element) of each plot drawing on the page, in page order."""
+    import re
+
+    return re.findall(r'<div class="(wide|narrow)">(<svg.*?</svg>)', page, flags=re.S)
+
+
+def test_each_plot_has_a_phone_sized_drawing_with_its_own_ids() -> None:
+    import re
+
+    from pipeline.report_html import NARROW_MAX_PX
+
+    page = html_page(scenario())
+    svgs = _svgs(page)
+    assert [v for v, _ in svgs] == ["wide", "narrow"] * 3
+    for variant, svg in svgs:
+        width_pt = float(re.search(r'width="([\d.]+)pt"', svg).group(1))  # type: ignore[union-attr]
+        # A narrow drawing fits a 360 px phone (~320 px for the plot) at >= 0.9 px per pt, so
+        # its 11-12 pt text stays >= 10 px; the wide one is for pages wider than the breakpoint.
+        if variant == "narrow":
+            assert 320 / width_pt >= 0.9
+        else:
+            assert (NARROW_MAX_PX - 80) / width_pt >= 0.85
+    # No id is defined twice, and every reference points at an id of the same drawing.
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    for _, svg in svgs:
+        own = set(re.findall(r'\bid="([^"]+)"', svg))
+        refs = set(re.findall(r'(?:href="#|url\(#)([^")]+)', svg))
+        assert refs and refs <= own
+    assert f"@media (max-width: {NARROW_MAX_PX - 1}px)" in page
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+
+
+def test_wide_tables_scroll_inside_the_page() -> None:
+    page = html_page(scenario())
+    assert page.count("<table") == 2
+    assert page.count('<div class="scroll"><table') == 2
+    assert ".scroll { overflow-x: auto;" in page
