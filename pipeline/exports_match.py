@@ -75,6 +75,12 @@ def _family(text: str | None) -> str:
     return "other"
 
 
+def _compatible(a: str, b: str) -> bool:
+    """Types agree unless they name different sports; 'other' may be any kind of training
+    (Garmin 'yoga' is stored as FIT training/yoga, Strava 'Elliptical' as fitness_equipment)."""
+    return a == b or "unknown" in (a, b) or {a, b} == {"other", "training"}
+
+
 def _activity_family(row: dict[str, Any]) -> str:
     sport, sub = row.get("sport"), row.get("sub_sport")
     if sub and _family(sub) in ("training", "run", "ride", "swim"):
@@ -167,9 +173,7 @@ def match_summaries(
         )
         fam = _family(s.activity_type)
         near = [r for _, r in timed[lo:hi]]
-        typed = [
-            r for r in near if "unknown" in (fam, _activity_family(r)) or fam == _activity_family(r)
-        ]
+        typed = [r for r in near if _compatible(fam, _activity_family(r))]
         exact = [r for r in typed if abs(delta(s, r) or 0.0) <= exact_s]
         fitting = exact or [
             r for r in typed if _duration_ok(s.duration_s, r, duration_abs_s, duration_rel)

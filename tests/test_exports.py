@@ -544,6 +544,32 @@ def test_unknown_types_and_durations_do_not_block_a_match() -> None:
     assert got[0].activity_id == "legs"
 
 
+@pytest.mark.parametrize(
+    ("summary_type", "sport", "sub_sport", "matches"),
+    [
+        ("strength_training", "training", "strength_training", True),
+        ("Weight Training", "training", "strength_training", True),
+        ("indoor_cardio", "training", "cardio_training", True),
+        ("yoga", "training", "yoga", True),
+        ("Elliptical", "fitness_equipment", "elliptical", True),
+        ("treadmill_running", "running", "treadmill", True),
+        ("Trail Run", "running", "trail", True),
+        ("Virtual Ride", "cycling", "virtual_activity", True),
+        ("Workout", "running", "generic", True),
+        ("Run", "training", "strength_training", False),
+        ("Ride", "running", "generic", False),
+        ("lap_swimming", "cycling", None, False),
+        ("hiking", "running", None, False),
+    ],
+)
+def test_type_compatibility(
+    summary_type: str, sport: str, sub_sport: str | None, matches: bool
+) -> None:
+    acts = frame([("x", T0, sport, sub_sport, 3000.0)])
+    (m,) = match_summaries([summary("s", T0 + timedelta(seconds=30), summary_type)], acts)
+    assert (m.activity_id == "x") is matches
+
+
 def test_two_candidates_are_ambiguous() -> None:
     twins = frame(
         [
