@@ -19,7 +19,7 @@ one flat folder under safe names. A zip comes from outside and may be hostile, s
 
 Reason codes (``ArchiveProblem.reason_code``): ``zip_bomb``, ``zip_too_deep``, ``zip_corrupt``,
 ``zip_unsafe_member`` (symlink or special member, skipped), ``zip_unsafe_name`` (a traversal or
-absolute name, extracted under a safe name), ``zip_encrypted``.
+absolute name, extracted under a safe name: ``lost=False``), ``zip_encrypted``.
 """
 
 from __future__ import annotations
@@ -65,11 +65,16 @@ class ArchiveLimits:
 
 @dataclass(frozen=True)
 class ArchiveProblem:
-    """Something about one archive or member; ``member`` is a ``!``-joined path inside it."""
+    """Something about one archive or member; ``member`` is a ``!``-joined path inside it.
+
+    ``lost`` says whether the member was left out (True) or extracted all the same, under a
+    safe name (False: ``zip_unsafe_name``), so that no caller reports a taken file as refused.
+    """
 
     member: str
     reason_code: str
     message: str
+    lost: bool = True
 
 
 @dataclass
@@ -245,7 +250,10 @@ def _expand(
             if _unsafe_name(info.filename):
                 result.problems.append(
                     ArchiveProblem(
-                        where, "zip_unsafe_name", f"a name that points outside; kept as {name}"
+                        where,
+                        "zip_unsafe_name",
+                        f"a name that points outside; taken as {name}",
+                        lost=False,
                     )
                 )
             target, fh = _create(scratch if nested else dest, name)

@@ -32,7 +32,14 @@ from rich.table import Table
 
 from pipeline.config import Settings, load_settings
 from pipeline.errors import LegdayError, ReportError
-from pipeline.ingest import FileOutcome, IngestSummary, collect_files, default_workers, ingest_files
+from pipeline.ingest import (
+    FileOutcome,
+    IngestSummary,
+    collect_files,
+    default_workers,
+    ingest_files,
+    unpack_workspace,
+)
 from pipeline.storage import store as st
 
 app = typer.Typer(
@@ -121,15 +128,16 @@ def _run_ingest(
     cfg: Settings, items: list[tuple[Path, str]], workers: int, show: bool
 ) -> IngestSummary:
     def run(progress: Callable[[FileOutcome], None] | None) -> IngestSummary:
-        return ingest_files(
-            cfg.db_path,
-            items,
-            now=now_utc(),
-            workers=workers or default_workers(),
-            progress=progress,
-            on_wait=_wait_message,
-            unpack_dir=cfg.data_dir / "unpacked",
-        )
+        with unpack_workspace(cfg.unpack_root) as unpack_dir:
+            return ingest_files(
+                cfg.db_path,
+                items,
+                now=now_utc(),
+                workers=workers or default_workers(),
+                progress=progress,
+                on_wait=_wait_message,
+                unpack_dir=unpack_dir,
+            )
 
     if not show or len(items) < 5:
         return run(None)
@@ -169,7 +177,7 @@ def _print_summary(summary: IngestSummary, skipped: list[Path], db_path: Path) -
         for col in ("status", "reason", "file", "what to know"):
             t.add_column(col, overflow="fold")
         for o in flagged:
-            t.add_row(o.status, o.reason_code or "", Path(o.path).name, o.message or "")
+            t.add_row(o.status, o.reason_code or "", o.name, o.message or "")
         console.print(t)
     if summary.reasons():
         console.print(

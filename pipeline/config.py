@@ -139,6 +139,12 @@ class Settings(_Strict):
     nightly_cron: str = "30 3 * * *"
     config_file: Path | None = None
 
+    @property
+    def unpack_root(self) -> Path:
+        """Where zip members are extracted while a run ingests them: beside the store in use
+        (hidden, so that an inbox or folder holding the store never takes them as new files)."""
+        return self.db_path.with_name(f".{self.db_path.name}.unpacked")
+
     def athlete(self, athlete_id: str | None = None) -> AthleteSettings:
         key = athlete_id or self.default_athlete
         if key not in self.athletes:

@@ -21,6 +21,7 @@ Prefect flows and the tests share one behaviour:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -34,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from pipeline.config import Settings
 from pipeline.errors import LegdayError
-from pipeline.ingest import FileOutcome, IngestSummary, ingest_files
+from pipeline.ingest import FileOutcome, IngestSummary, ingest_files, unpack_workspace
 from pipeline.parsing import fit_declared_length, fit_is_complete
 from pipeline.storage import store as st
 
@@ -153,7 +154,7 @@ class Probe:
 
     ``state`` is ``complete`` (whole FIT chunks, nothing after), ``incomplete`` (a FIT header
     declares more bytes than there are), ``trailing`` (bytes after the declared end),
-    ``not_fit`` (no FIT header) or ``short`` (too few bytes to tell).
+    ``not_fit`` (no FIT header), ``empty`` (zero bytes) or ``short`` (too few bytes to tell).
     """
 
     size: int
@@ -176,6 +177,9 @@ def probe_file(path: Path, previous: Probe | None = None) -> Probe | None:
     try:
         with path.open("rb") as fh:
             head = fh.read(12)
+            if not head:
+                # Zero bytes can never become a valid file once settled: no stalled wait.
+                return Probe(st_.st_size, st_.st_mtime_ns, "empty")
             if len(head) < 12:
                 return Probe(st_.st_size, st_.st_mtime_ns, "short")
             if head.startswith(b"PK\x03\x04"):
@@ -197,7 +201,7 @@ def probe_file(path: Path, previous: Probe | None = None) -> Probe | None:
 
 def wait_needed(state: str, settle_s: float, stalled_s: float) -> float:
     """Seconds a file in ``state`` must stay unchanged before it is handed on."""
-    return settle_s if state in ("complete", "not_fit") else max(settle_s, stalled_s)
+    return settle_s if state in ("complete", "not_fit", "empty") else max(settle_s, stalled_s)
 
 
 def ready_by_age(probe: Probe, age_s: float, *, settle_s: float, stalled_s: float) -> bool:
@@ -353,7 +357,7 @@ def move_no_clobber(src: Path, folder: Path, *, sha256: str | None = None) -> Pa
 def reason_text(outcome: FileOutcome, when: datetime) -> str:
     """The ``.reason.txt`` beside a quarantined file."""
     return (
-        f"file: {Path(outcome.path).name}\n"
+        f"file: {outcome.name}\n"
         f"athlete: {outcome.athlete_id}\n"
         f"status: {outcome.status}\n"
         f"reason_code: {outcome.reason_code or ''}\n"
@@ -365,11 +369,16 @@ def reason_text(outcome: FileOutcome, when: datetime) -> str:
 
 @dataclass(frozen=True)
 class Filed:
-    """Where an ingested file went (``destination`` None when it could not be moved)."""
+    """Where an ingested file went (``destination`` None when it could not be moved).
+
+    For a FIT file unpacked from a zip and not quarantined, ``destination`` is where its zip
+    went (``in_archive``): the extracted copy is removed, its bytes are in the zip and the store.
+    """
 
     outcome: FileOutcome
     destination: Path | None
     error: str | None = None
+    in_archive: bool = False
 
 
 def archive_month(start_utc: datetime | None, arrived_utc: datetime, tz: ZoneInfo) -> str:
@@ -437,12 +446,13 @@ class InboxRun:
             "seconds": round(self.summary.seconds, 3),
             "files": [
                 {
-                    "file": Path(f.outcome.path).name,
+                    "file": f.outcome.name,
                     "athlete": f.outcome.athlete_id,
                     "status": f.outcome.status,
                     "reason_code": f.outcome.reason_code,
                     "message": f.outcome.message,
                     "destination": str(f.destination) if f.destination else None,
+                    "in_archive": f.in_archive,
                     "error": f.error,
                 }
                 for f in self.filed
@@ -459,29 +469,82 @@ def ingest_and_file(
     on_wait: st.WaitCallback | None = None,
     on_filed: Callable[[Filed], None] | None = None,
 ) -> InboxRun:
-    """Ingest inbox files into the store, then move each one (after its outcome is committed)."""
-    summary = ingest_files(
-        settings.db_path,
-        [(f.path, f.athlete_id) for f in files],
-        now=now,
-        workers=workers,
-        on_wait=on_wait,
-        unpack_dir=settings.data_dir / "unpacked",
-    )
-    starts: dict[str, datetime] = {}
-    to_archive = [o for o in summary.outcomes if o.status in ARCHIVED]
-    if to_archive:
-        try:
-            with st.open_store(
-                settings.db_path, read_only=True, timeout_s=60, on_wait=on_wait
-            ) as store:
-                starts = activity_starts(store, to_archive)
-        except LegdayError:
-            starts = {}  # archived by arrival month; the files table still knows everything
-    filed = []
-    for o in summary.outcomes:
-        done = file_away(o, settings, start_utc=starts.get(o.path), now=now)
-        filed.append(done)
-        if on_filed is not None:
-            on_filed(done)
+    """Ingest inbox files into the store, then move each one (after its outcome is committed).
+
+    Zip members are extracted into a folder of this run beside the store, removed at the end:
+    a member that is stored, partial or a duplicate lives on in its archived zip; a quarantined
+    one is moved to the quarantine folder with its reason, like a loose file. Where each file
+    went is recorded as a sighting, so the store (and the report) says where it is now.
+    """
+    with unpack_workspace(settings.unpack_root) as unpack_dir:
+        summary = ingest_files(
+            settings.db_path,
+            [(f.path, f.athlete_id) for f in files],
+            now=now,
+            workers=workers,
+            on_wait=on_wait,
+            unpack_dir=unpack_dir,
+        )
+        starts: dict[str, datetime] = {}
+        to_archive = [o for o in summary.outcomes if o.status in ARCHIVED and o.member_of is None]
+        if to_archive:
+            try:
+                with st.open_store(
+                    settings.db_path, read_only=True, timeout_s=60, on_wait=on_wait
+                ) as store:
+                    starts = activity_starts(store, to_archive)
+            except LegdayError:
+                starts = {}  # archived by arrival month; the files table still knows everything
+        filed: list[Filed] = []
+        holders: dict[str, Filed] = {}
+
+        def emit(done: Filed) -> None:
+            filed.append(done)
+            if on_filed is not None:
+                on_filed(done)
+
+        for o in summary.outcomes:
+            if o.member_of is None:
+                holders[o.path] = done = file_away(
+                    o, settings, start_utc=starts.get(o.path), now=now
+                )
+                emit(done)
+        for o in summary.outcomes:
+            if o.member_of is None:
+                continue
+            if o.status in ARCHIVED:
+                holder = holders.get(o.member_of)
+                where = holder.destination if holder else None
+                error = holder.error if holder else None
+                emit(Filed(o, where, error, in_archive=True))
+            else:
+                emit(file_away(o, settings, start_utc=None, now=now))
+    _record_destinations(settings, filed, now=now, on_wait=on_wait)
     return InboxRun(summary, filed)
+
+
+def _record_destinations(
+    settings: Settings,
+    filed: Sequence[Filed],
+    *,
+    now: datetime,
+    on_wait: st.WaitCallback | None,
+) -> None:
+    """Sightings at the files' new places, so ``file_sightings`` says where each file is now."""
+    rows = []
+    for f in filed:
+        o = f.outcome
+        if f.destination is None or o.sha256 is None:
+            continue
+        where = f"{f.destination}!{Path(o.path).name}" if f.in_archive else str(f.destination)
+        rows.append((o.athlete_id, o.sha256, where, now))
+    if not rows:
+        return
+    # A busy or broken store only loses the record of where (the files are filed, and the
+    # next sighting of the same bytes adds it): never worth failing the run for.
+    with (
+        contextlib.suppress(LegdayError),
+        st.open_store(settings.db_path, timeout_s=60, on_wait=on_wait) as store,
+        store.transaction(),
+    ):
+        st.record_sightings(store, rows)

@@ -15,16 +15,20 @@ and a message. One bad file never stops the others. The caller passes ``now``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
 import re
+import shutil
+import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
 from multiprocessing import get_context
@@ -33,7 +37,13 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.archives import ArchiveLimits, ArchiveResult, expand_archive, is_archive
+from pipeline.archives import (
+    ArchiveLimits,
+    ArchiveProblem,
+    ArchiveResult,
+    expand_archive,
+    is_archive,
+)
 from pipeline.errors import StorageError, StoreUnavailable
 from pipeline.parsing import PARSER_VERSION, parse_file, read_file
 from pipeline.schemas import ParsedFile
@@ -57,8 +67,18 @@ class FileOutcome:
     message: str | None = None
     activities: int = 0
     duplicate_of: str | None = None
-    already_known: bool = False  # the same bytes were ingested before
+    already_known: bool = False  # the same bytes were ingested before (or earlier in this run)
     activity_ids: tuple[str, ...] = ()
+    #: For a FIT file unpacked from a zip: the archive it came from (``path`` is then the
+    #: extracted copy in the run's unpack folder, which is removed after the run).
+    member_of: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The name a person knows the file by: ``a.fit``, or ``export.zip!a.fit`` for a member."""
+        if self.member_of is not None:
+            return f"{Path(self.member_of).name}!{Path(self.path).name}"
+        return Path(self.path).name
 
 
 @dataclass
@@ -153,13 +173,13 @@ class _Pending:
     """One file decided but not yet written: its outcome, its rows, what it supersedes."""
 
     outcome: FileOutcome
-    file_row: dict[str, Any]
+    file_row: dict[str, Any] | None  # None: the bytes already have a row (a repeat), only seen
     sighting: tuple[str, str, str, datetime]
     frames: dict[str, pl.DataFrame]
     supersede: list[str]
     identity: tuple[str, str] | None
     size: int
-    parsed: ParsedFile
+    parsed: ParsedFile | None
 
 
 def _decide(
@@ -171,8 +191,12 @@ def _decide(
     size: int,
     parsed: ParsedFile,
     now: datetime,
+    seen_as: str | None = None,
 ) -> _Pending:
-    """What becomes of one parsed file, decided against what the store holds (no writes)."""
+    """What becomes of one parsed file, decided against what the store holds (no writes).
+
+    ``seen_as`` is where the file was seen, for ``file_sightings`` (default: ``path``).
+    """
     identity = fit_identity(parsed)
     info = parsed.info
     name = Path(path).name
@@ -201,7 +225,7 @@ def _decide(
     pending = _Pending(
         FileOutcome(path, athlete_id, sha256, parsed.status, row["reason_code"], row["message"]),
         row,
-        (athlete_id, sha256, path, now),
+        (athlete_id, sha256, seen_as or path, now),
         {},
         [],
         (athlete_id, identity) if identity else None,
@@ -287,6 +311,8 @@ def _flush(store: st.Store, batch: Sequence[_Pending]) -> None:
     """
     with store.transaction():
         for p in batch:
+            if p.file_row is None:
+                continue
             for old_sha in p.supersede:
                 st.supersede_file(
                     store,
@@ -429,6 +455,29 @@ class Plan:
     decided: list[FileOutcome]
 
 
+def same_bytes(
+    path: str, athlete: str, sha: str, first_name: str, status: str | None
+) -> FileOutcome:
+    """The outcome of bytes already ingested: by an earlier run (``status`` known) or this one."""
+    if status is None:
+        what = f"Identical to {first_name}, taken earlier in this run"
+    else:
+        what = f"Identical to {first_name}, already ingested ({status})"
+    return FileOutcome(
+        path,
+        athlete,
+        sha,
+        "duplicate",
+        "same_bytes",
+        f"{what}; nothing new was added.",
+        already_known=True,
+    )
+
+
+#: (athlete, sha256) -> path of the first file with those bytes in this run.
+InRun = dict[tuple[str, str], str]
+
+
 def plan_ingest(
     db_path: Path,
     items: Sequence[tuple[Path, str]],
@@ -436,8 +485,16 @@ def plan_ingest(
     now: datetime,
     on_wait: st.WaitCallback | None = None,
     lock_timeout_s: float = 600.0,
+    in_run: InRun | None = None,
+    seen_as: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Hash the files and sort out those the store already has (recorded as sightings)."""
+    """Hash the files and sort out those the store already has (recorded as sightings).
+
+    ``in_run`` holds the bytes already taken by this run (by an earlier plan of it: the loose
+    files, when planning the members of zips); it is updated, and a repeat is a duplicate.
+    ``seen_as`` maps a path to where it was seen, for ``file_sightings`` (a zip member).
+    """
+    seen_as = seen_as or {}
     decided: list[FileOutcome] = []
     hashed: list[tuple[str, str, str]] = []  # path, athlete, sha
     for path, athlete in items:
@@ -454,25 +511,18 @@ def plan_ingest(
         for _p, a, sha in hashed:
             by_athlete.setdefault(a, []).append(sha)
         known = {a: st.known_files(store, a, shas) for a, shas in by_athlete.items()}
-        seen_now: dict[tuple[str, str], str] = {}
+        seen_now: InRun = in_run if in_run is not None else {}
         sightings = []
         for spath, athlete, sha in hashed:
             if sha in known[athlete] or (athlete, sha) in seen_now:
-                status, name = known[athlete].get(
-                    sha, ("in this run", Path(seen_now.get((athlete, sha), spath)).name)
-                )
-                sightings.append((athlete, sha, spath, now))
-                decided.append(
-                    FileOutcome(
-                        spath,
-                        athlete,
-                        sha,
-                        "duplicate",
-                        "same_bytes",
-                        f"Identical to {name}, already ingested ({status}); nothing new was added.",
-                        already_known=True,
-                    )
-                )
+                sightings.append((athlete, sha, seen_as.get(spath, spath), now))
+                if sha in known[athlete]:
+                    status, name = known[athlete][sha]
+                    decided.append(same_bytes(spath, athlete, sha, name, status))
+                else:
+                    first = seen_now[(athlete, sha)]
+                    name = seen_as.get(first, Path(first).name).rsplit("/", 1)[-1]
+                    decided.append(same_bytes(spath, athlete, sha, name, None))
                 continue
             seen_now[(athlete, sha)] = spath
             to_parse.append((spath, athlete))
@@ -516,6 +566,7 @@ def write_results(
     batch_seconds: float = 2.0,
     lock_timeout_s: float = 600.0,
     batch_files: int = WRITE_BATCH_FILES,
+    seen_as: Mapping[str, str] | None = None,
 ) -> None:
     """The single writer: store parsed files in short writer sessions.
 
@@ -524,12 +575,33 @@ def write_results(
     files are written again one per transaction, so one bad file never sinks the others.
     ``on_done`` is called only after a file's outcome is committed. The connection is closed
     at least every ``batch_seconds`` so that waiting readers get the file.
+
+    Bytes met twice (in this run, or stored by another process since they were planned) are a
+    ``same_bytes`` duplicate with a sighting, never a second ``files`` row.
     """
+    seen_as = seen_as or {}
     store_ctx: Any = None
     store_obj: st.Store | None = None
     opened_at = 0.0
     pending: list[_Pending] = []
     identities: set[tuple[str, str]] = set()
+    taken: InRun = {}  # bytes decided in this call -> path of their first file
+    pending_shas: set[tuple[str, str]] = set()
+
+    def repeat(path: str, athlete: str, sha: str, first: str, status: str | None) -> _Pending:
+        outcome = same_bytes(path, athlete, sha, first, status)
+        sighting = (athlete, sha, seen_as.get(path, path), now)
+        return _Pending(outcome, None, sighting, {}, [], None, 0, None)
+
+    def known_now(p: _Pending) -> _Pending | None:
+        """The same bytes committed meanwhile (another process): a duplicate, not an error."""
+        if store_obj is None or p.outcome.sha256 is None or p.file_row is None:
+            return None
+        athlete, sha = p.outcome.athlete_id, p.outcome.sha256
+        hit = st.known_files(store_obj, athlete, [sha]).get(sha)
+        if hit is None:
+            return None
+        return repeat(p.outcome.path, athlete, sha, hit[1], hit[0])
 
     def flush() -> None:
         if not pending or store_obj is None:
@@ -549,11 +621,19 @@ def write_results(
                 except StorageError:
                     raise
                 except Exception as one:
+                    again = known_now(p)
+                    if again is not None:
+                        _flush(store_obj, [again])
+                        done.append(again.outcome)
+                        continue
+                    if p.outcome.sha256 is not None:  # not stored: a repeat is not its duplicate
+                        taken.pop((p.outcome.athlete_id, p.outcome.sha256), None)
                     done.append(
                         _store_error(p.outcome.path, p.outcome.athlete_id, p.outcome.sha256, one)
                     )
         pending.clear()
         identities.clear()
+        pending_shas.clear()
         for outcome in done:
             on_done(outcome)
 
@@ -567,6 +647,13 @@ def write_results(
                 store_ctx = st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait)
                 store_obj = store_ctx.__enter__()
                 opened_at = time.monotonic()
+            if (athlete, sha) in pending_shas:
+                flush()  # the first copy's outcome is committed before the repeat is decided
+            if (athlete, sha) in taken:
+                first = taken[(athlete, sha)]
+                first_name = seen_as.get(first, Path(first).name).rsplit("/", 1)[-1]
+                pending.append(repeat(path, athlete, sha, first_name, None))
+                continue
             identity = fit_identity(parsed)
             if identity is not None and (athlete, identity) in identities:
                 flush()  # decide a second copy against the first one's committed rows
@@ -579,6 +666,7 @@ def write_results(
                     size=size,
                     parsed=parsed,
                     now=now,
+                    seen_as=seen_as.get(path),
                 )
             except StorageError:
                 raise
@@ -586,6 +674,8 @@ def write_results(
                 on_done(_store_error(path, athlete, sha, exc))
                 continue
             pending.append(decided)
+            taken[(athlete, sha)] = path
+            pending_shas.add((athlete, sha))
             if decided.identity is not None:
                 identities.add(decided.identity)
             if len(pending) >= batch_files:
@@ -616,33 +706,51 @@ def ingest_files(
     """Ingest ``(path, athlete_id)`` pairs into the store at ``db_path``.
 
     ``workers`` processes parse in parallel; the calling process is the single writer. With
-    ``unpack_dir``, zip archives (Garmin exports, nested zips too) are unpacked there, within
-    ``archive_limits`` (a zip bomb is refused), and their FIT files ingested.
+    ``unpack_dir`` (a folder of this run, see ``unpack_workspace``), zip archives (Garmin
+    exports, nested zips too) are unpacked there, within ``archive_limits`` (a zip bomb is
+    refused), and their FIT files ingested; their outcomes carry ``member_of``. The same bytes
+    twice in one run (a file and a zip holding it) are ingested once, the repeat is a duplicate.
     """
     started = time.monotonic()
     summary = IngestSummary()
+    member_of: dict[str, str] = {}  # extracted path -> archive path
 
     def done(outcome: FileOutcome) -> None:
+        archive = member_of.get(outcome.path)
+        if archive is not None:
+            outcome = replace(outcome, member_of=archive)
         summary.outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
 
-    plan = plan_ingest(db_path, items, now=now, on_wait=on_wait, lock_timeout_s=lock_timeout_s)
+    in_run: InRun = {}
+    plan = plan_ingest(
+        db_path, items, now=now, on_wait=on_wait, lock_timeout_s=lock_timeout_s, in_run=in_run
+    )
     for outcome in plan.decided:
         done(outcome)
     to_parse = plan.to_parse
     unpacked: list[_Unpacked] = []
+    seen_as: dict[str, str] = {}
     if unpack_dir is not None:
         archives = [(p, a) for p, a in to_parse if is_archive(Path(p))]
         if archives:
             to_parse = [x for x in to_parse if x not in archives]
             unpacked = [_unpack(Path(p), a, unpack_dir, archive_limits) for p, a in archives]
+            members: list[tuple[Path, str]] = []
             for u in unpacked:
-                for outcome in u.refused_members:
-                    done(outcome)
-            members = [(m, u.athlete_id) for u in unpacked for m in u.result.extracted]
+                for m in u.result.extracted:
+                    member_of[str(m)] = str(u.path)
+                    seen_as[str(m)] = f"{u.path}!{m.name}"
+                    members.append((m, u.athlete_id))
             sub = plan_ingest(
-                db_path, members, now=now, on_wait=on_wait, lock_timeout_s=lock_timeout_s
+                db_path,
+                members,
+                now=now,
+                on_wait=on_wait,
+                lock_timeout_s=lock_timeout_s,
+                in_run=in_run,
+                seen_as=seen_as,
             )
             for outcome in sub.decided:
                 done(outcome)
@@ -660,6 +768,7 @@ def ingest_files(
         on_wait=on_wait,
         batch_seconds=batch_seconds,
         lock_timeout_s=lock_timeout_s,
+        seen_as=seen_as,
     )
     if unpacked:
         # Recorded last: an archive killed half-way is unpacked again next time, and its
@@ -671,6 +780,42 @@ def ingest_files(
     return summary
 
 
+#: Name of the folders ``unpack_workspace`` makes: ``run-<pid>-<random>``.
+_RUN_DIR = re.compile(r"run-(\d+)-[A-Za-z0-9_]+")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def unpack_workspace(root: Path) -> Iterator[Path]:
+    """A fresh folder under ``root`` for the zip members of one run, removed when it ends.
+
+    The members are copies (their bytes stay in the archive), so nothing is lost by removing
+    them. Folders left by runs that died (their process is gone) are removed on the way in, so
+    a SIGKILL leaves at most one folder behind until the next run.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        m = _RUN_DIR.fullmatch(old.name)
+        if m and old.is_dir() and not _alive(int(m.group(1))):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            root.rmdir()  # only when empty: another run may be using it
+
+
 @dataclass
 class _Unpacked:
     path: Path
@@ -678,7 +823,6 @@ class _Unpacked:
     sha256: str
     size: int
     result: ArchiveResult
-    refused_members: list[FileOutcome]
 
 
 def _unpack(
@@ -690,26 +834,37 @@ def _unpack(
             digest.update(chunk)
     sha = digest.hexdigest()
     result = expand_archive(path, unpack_dir / sha[:16], limits=limits or ArchiveLimits())
-    refused = [
-        FileOutcome(f"{path}!{p.member}", athlete_id, None, "quarantined", p.reason_code, p.message)
-        for p in result.problems
-        if not result.refused
-    ]
-    return _Unpacked(path, athlete_id, sha, path.stat().st_size, result, refused)
+    return _Unpacked(path, athlete_id, sha, path.stat().st_size, result)
+
+
+def _listing(problems: Sequence[ArchiveProblem], most: int = 3) -> str:
+    shown = "; ".join(f"{p.member} ({p.reason_code}: {p.message})" for p in problems[:most])
+    return shown + (f"; and {len(problems) - most} more" if len(problems) > most else "")
 
 
 def _record_archive(store: st.Store, u: _Unpacked, now: datetime) -> FileOutcome:
-    """A ``files`` row for the archive itself, so that the same archive is not unpacked twice."""
+    """A ``files`` row for the archive itself, so that the same archive is not unpacked twice.
+
+    An archive some of whose FIT members could not be taken (encrypted, symlinks, unreadable)
+    is ``partial``: it is stored, and its message names what was lost. A member taken under a
+    safe name is noted, not counted as lost.
+    """
     n = len(u.result.extracted)
+    lost = [p for p in u.result.problems if p.lost]
+    renamed = [p for p in u.result.problems if not p.lost]
+    status: str
+    code: str | None
     if u.result.refused:
         first = u.result.problems[0] if u.result.problems else None
         status, code = "quarantined", first.reason_code if first else "zip_corrupt"
         message = first.message if first else "the archive could not be read"
     else:
-        status, code = "stored", None
-        message = f"archive: {n} FIT file(s) unpacked and ingested (each has its own row)" + (
-            f"; {len(u.result.problems)} member(s) refused" if u.result.problems else ""
-        )
+        status, code = ("partial", lost[0].reason_code) if lost else ("stored", None)
+        message = f"archive: {n} FIT file(s) unpacked and ingested (each has its own row)"
+        if lost:
+            message += f"; {len(lost)} member(s) not taken: {_listing(lost)}"
+        if renamed:
+            message += f"; {len(renamed)} member(s) renamed to stay inside: {_listing(renamed)}"
     with store.transaction():
         st.record_sightings(store, [(u.athlete_id, u.sha256, str(u.path), now)])
         st.insert_file_row(

@@ -262,3 +262,102 @@ def test_sweep_takes_only_files_ready_by_age(
     (inbox / "half.fit").write_bytes(data[:500])
     ready, _ = sweep_inbox(inbox, settings, now=datetime.now(UTC), settle_s=0, stalled_s=60)
     assert [f.path.name for f in ready] == ["whole.fit"]
+
+
+def _zip_of(target: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return target
+
+
+def test_a_file_and_a_zip_holding_it_dropped_together(
+    inbox: Path, settings: Settings, sample_dir: Path
+) -> None:
+    """Issue 10 (3, 4, 8): one stored copy, a duplicate, nothing quarantined, no leftovers."""
+    a, c = sample(sample_dir, 0), sample(sample_dir, 1)
+    shutil.copy(a, inbox / "a.fit")
+    _zip_of(inbox / "b.zip", {"a.fit": a.read_bytes(), "c.fit": c.read_bytes()})
+    run = ingest_and_file(settings, scan_inbox(inbox, settings)[0], now=NOW)
+    by = {f.outcome.name: f for f in run.filed}
+    assert {k: f.outcome.status for k, f in by.items()} == {
+        "a.fit": "stored",
+        "b.zip": "stored",
+        "b.zip!a.fit": "duplicate",
+        "b.zip!c.fit": "stored",
+    }
+    assert not (settings.data_dir / "quarantine").exists()
+    assert list(inbox.iterdir()) == []
+    archived = sorted((settings.data_dir / "archive").rglob("*.*"))
+    assert [p.name for p in archived] == ["a.fit", "b.zip"]  # no extracted member among them
+    month = settings.data_dir / "archive" / "2026" / "10"  # a.fit's activity month
+    the_zip = by["b.zip"].destination
+    assert archived[0] == month / "a.fit" and the_zip == archived[1]
+    assert by["b.zip!c.fit"].destination == the_zip and by["b.zip!c.fit"].in_archive
+    assert all(f.error is None for f in run.filed)
+    # the extracted members are gone: not in <data_dir>/unpacked, not beside the store
+    assert not (settings.data_dir / "unpacked").exists()
+    assert not settings.unpack_root.exists()
+    with st.open_store(settings.db_path, read_only=True) as s:
+        held = dict(s.rows("SELECT original_name, status FROM files"))
+        where = {r[0] for r in s.rows("SELECT path FROM file_sightings")}
+    assert held == {"a.fit": "stored", "b.zip": "stored", "c.fit": "stored"}
+    assert str(month / "a.fit") in where and f"{the_zip}!c.fit" in where
+
+
+def test_zip_members_quarantined_or_renamed_are_told_as_they_are(
+    inbox: Path, settings: Settings, sample_dir: Path
+) -> None:
+    """A broken member goes to quarantine with its reason; one with an unsafe name is stored
+    and said to be stored (not "quarantined", not "refused", not "no longer in the inbox")."""
+    good = sample(sample_dir, 2).read_bytes()
+    _zip_of(inbox / "odd.zip", {"../../evil.fit": good, "broken.fit": b"not a FIT file" * 10})
+    run = ingest_and_file(settings, scan_inbox(inbox, settings)[0], now=NOW)
+    by = {f.outcome.name: f for f in run.filed}
+    assert {k: (f.outcome.status, f.outcome.reason_code) for k, f in by.items()} == {
+        "odd.zip!evil.fit": ("stored", None),
+        "odd.zip!broken.fit": ("quarantined", "not_fit"),
+        "odd.zip": ("stored", None),
+    }
+    assert all(f.error is None for f in run.filed)
+    zip_message = by["odd.zip"].outcome.message or ""
+    assert "not taken" not in zip_message and "refused" not in zip_message
+    assert "zip_unsafe_name" in zip_message
+    q = settings.data_dir / "quarantine"
+    assert (q / "broken.fit").read_bytes() == b"not a FIT file" * 10
+    assert "file: odd.zip!broken.fit" in (q / "broken.fit.reason.txt").read_text()
+    assert run.counts() == {"stored": 2, "partial": 0, "duplicate": 0, "quarantined": 1}
+    with st.open_store(settings.db_path, read_only=True) as s:
+        held = sorted(s.rows("SELECT original_name, status FROM files"))
+    assert held == [("broken.fit", "quarantined"), ("evil.fit", "stored"), ("odd.zip", "stored")]
+
+
+def test_a_zip_with_a_member_that_cannot_be_taken_is_partial(
+    inbox: Path, settings: Settings, sample_dir: Path
+) -> None:
+    """A symlink member is not taken: the zip is partial (stored, with what was lost), and no
+    outcome is counted that `files` does not hold."""
+    import stat
+    import zipfile
+
+    target = inbox / "locked.zip"
+    _zip_of(target, {"ok.fit": sample(sample_dir, 3).read_bytes()})
+    with zipfile.ZipFile(target, "a") as zf:
+        link = zipfile.ZipInfo("secret.fit")
+        link.create_system = 3
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+    run = ingest_and_file(settings, scan_inbox(inbox, settings)[0], now=NOW)
+    by = {f.outcome.name: f.outcome for f in run.filed}
+    assert set(by) == {"locked.zip!ok.fit", "locked.zip"}
+    assert (by["locked.zip"].status, by["locked.zip"].reason_code) == (
+        "partial",
+        "zip_unsafe_member",
+    )
+    assert "secret.fit" in (by["locked.zip"].message or "")
+    with st.open_store(settings.db_path, read_only=True) as s:
+        held = dict(s.rows("SELECT original_name, status FROM files"))
+    assert held == {"ok.fit": "stored", "locked.zip": "partial"}
+    assert run.counts() == {"stored": 1, "partial": 1, "duplicate": 0, "quarantined": 0}

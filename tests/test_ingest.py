@@ -5,14 +5,15 @@ from __future__ import annotations
 import functools
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from pipeline.ingest import FileOutcome
+from pipeline.ingest import FileOutcome, ingest_files
 from pipeline.storage import store as st
-from tests.helpers import ingest, rows, snapshot
+from tests.helpers import NOW, ingest, rows, snapshot
 
 BROKEN_REASONS = {
     "activity-activity-filecrc.fit": "crc_mismatch",
@@ -239,3 +240,95 @@ def test_batches_give_the_same_rows_as_one_file_per_transaction(
     assert snapshot(tmp_path / "batched.duckdb", tables) == snapshot(
         tmp_path / "single.duckdb", tables
     )
+
+
+# --- the same bytes twice in one batch (issue 10, defect 3) ------------------------------------
+
+
+def _zip_of(target: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return target
+
+
+def _ingest_with_zips(db: Path, paths: list[Path], workspace: Path) -> list[FileOutcome]:
+    return ingest_files(db, [(p, "me") for p in paths], now=NOW, unpack_dir=workspace).outcomes
+
+
+def test_a_file_and_a_zip_holding_it_in_one_batch(tmp_path: Path, sample_dir: Path) -> None:
+    """a.fit beside b.zip (a.fit inside): stored once, the repeat is a duplicate, no store_error."""
+    fits = sorted(sample_dir.glob("*.fit"))[:2]
+    loose = tmp_path / "in" / "a.fit"
+    loose.parent.mkdir()
+    shutil.copy(fits[0], loose)
+    _zip_of(
+        tmp_path / "in" / "b.zip", {"a.fit": fits[0].read_bytes(), "c.fit": fits[1].read_bytes()}
+    )
+    db = tmp_path / "s.duckdb"
+    out = _ingest_with_zips(db, [loose, tmp_path / "in" / "b.zip"], tmp_path / "work")
+    by = {o.name: (o.status, o.reason_code) for o in out}
+    assert by == {
+        "a.fit": ("stored", None),
+        "b.zip!a.fit": ("duplicate", "same_bytes"),
+        "b.zip!c.fit": ("stored", None),
+        "b.zip": ("stored", None),
+    }
+    # every outcome's status is the one `files` holds for its bytes
+    held = dict(rows(db, "SELECT sha256, status FROM files"))
+    assert len(held) == 3
+    for o in out:
+        if o.status != "duplicate":
+            assert held[o.sha256] == o.status, o.name
+    assert rows(db, "SELECT count(*) FROM activities")[0][0] == 2
+    # the member's sighting says where it was seen (inside the zip), not the scratch folder
+    seen = {r[0] for r in rows(db, "SELECT path FROM file_sightings")}
+    assert f"{tmp_path / 'in' / 'b.zip'}!a.fit" in seen
+    assert not any(str(tmp_path / "work") in s for s in seen)
+
+
+def test_the_same_bytes_twice_reaching_the_writer_are_a_duplicate(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    """The writer itself never inserts the same bytes twice, whatever the plan let through."""
+    from pipeline.ingest import write_results
+    from pipeline.parsing import parse_file
+
+    src = sorted(sample_dir.glob("*.fit"))[0]
+    copy = tmp_path / "copy.fit"
+    shutil.copy(src, copy)
+    db = tmp_path / "s.duckdb"
+    with st.open_store(db) as s:
+        s.migrate(NOW)
+    done: list[FileOutcome] = []
+    results = [(str(p), "me", parse_file(str(p), NOW)) for p in (src, copy)]
+    write_results(db, iter(results), now=NOW, on_done=done.append)
+    assert [(o.status, o.reason_code) for o in done] == [
+        ("stored", None),
+        ("duplicate", "same_bytes"),
+    ]
+    assert rows(db, "SELECT count(*) FROM files")[0][0] == 1
+    assert rows(db, "SELECT count(*) FROM file_sightings")[0][0] == 2
+
+
+def test_reingesting_an_archive_folder_gives_duplicates_only(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    """A folder holding zips and loose copies of their members: twice, into a fresh store each
+    time and into the same store, never a store_error."""
+    fits = sorted(sample_dir.glob("*.fit"))[:6]
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for f in fits[:4]:
+        shutil.copy(f, folder / f.name)
+    _zip_of(folder / "part1.zip", {f.name: f.read_bytes() for f in fits[:3]})
+    _zip_of(folder / "part2.zip", {f.name: f.read_bytes() for f in fits[2:]})
+    files = sorted(folder.iterdir())
+    db = tmp_path / "s.duckdb"
+    first = _ingest_with_zips(db, files, tmp_path / "w1")
+    assert not [o for o in first if o.reason_code == "store_error"]
+    assert sum(o.status == "stored" for o in first) == 6 + 2  # 6 activities, 2 archives
+    assert rows(db, "SELECT count(*) FROM activities")[0][0] == 6
+    again = _ingest_with_zips(db, files, tmp_path / "w2")
+    assert {o.status for o in again} == {"duplicate"}
+    assert len(again) == len(files)  # known zips are not unpacked again
