@@ -268,7 +268,7 @@ def read_garmin_summaries(data: bytes, *, zone: tzinfo | None = None) -> Summary
     """Read a ``*_summarizedActivities.json``; ``zone`` converts a local-only start to UTC."""
     try:
         doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ExportFormatError(
             "not_json",
             f"Garmin summary is not JSON ({exc}); pass the *_summarizedActivities.json file "

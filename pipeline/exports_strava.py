@@ -86,7 +86,13 @@ def read_strava_activities_csv(data: bytes) -> SummaryFile:
         raise ExportFormatError(
             "not_strava_csv", "activities.csv holds binary data; pass the file from the export"
         )
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise ExportFormatError(
+            "not_strava_csv",
+            f"activities.csv is not a readable CSV ({exc}); pass the file from the export",
+        ) from exc
     header = [h.strip() for h in rows[0]] if rows else []
     pos: dict[str, int] = {}
     for key, names in _STRAVA_COLUMNS.items():

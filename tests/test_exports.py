@@ -307,6 +307,7 @@ def test_garmin_empty_export_is_empty() -> None:
         (b"42", "not_garmin_summary"),
         (b'"text"', "not_garmin_summary"),
         (b'{"sleepData": []}', "not_garmin_summary"),
+        (b"[" * 100_000, "not_json"),
     ],
 )
 def test_garmin_garbage_is_one_typed_error(data: bytes, code: str) -> None:
@@ -388,6 +389,13 @@ def test_strava_short_rows_old_exports_and_german_headers() -> None:
     assert (row.title, row.file_name, row.start_utc) == ("Beine", "activities/9.fit", T0)
 
 
+def test_strava_bom_and_windows_line_ends() -> None:
+    data = b"\xef\xbb\xbf" + strava_csv(STRAVA_ROWS[:2]).replace(b"\n", b"\r\n")
+    rows = parse_strava_activities_csv(data)
+    assert [r.source_id for r in rows] == ["1001", "1002"]
+    assert rows[1].file_name == "activities/1002.fit" and rows[1].unexpected == ()
+
+
 def test_strava_rows_without_id_are_skipped_with_a_file_note() -> None:
     data = strava_csv([strava_row("", "Oct 19, 2026, 5:00:00 PM", "x", "Run", "1", ""), [""]])
     got = read_strava_activities_csv(data)
@@ -396,7 +404,13 @@ def test_strava_rows_without_id_are_skipped_with_a_file_note() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\x00\x01\x02binary", b"just,some,columns\n1,2,3\n", garmin_json([garmin_activity()])],
+    [
+        b"",
+        b"\x00\x01\x02binary",
+        b"just,some,columns\n1,2,3\n",
+        garmin_json([garmin_activity()]),
+        b'Activity ID,Activity Date\n1,"' + b"x" * 200_000 + b'"\n',
+    ],
 )
 def test_strava_garbage_is_one_typed_error(data: bytes) -> None:
     with pytest.raises(ExportFormatError) as info:
