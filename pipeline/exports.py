@@ -65,6 +65,7 @@ _SET_KEYS = frozenset(
 )
 _EPOCH_MS_MIN = 1e11  # 1973 in ms; smaller numbers are taken as seconds (with a note)
 _EPOCH_S_MIN = 1e8  # 1973 in s; anything smaller is no start time
+_EPOCH_MS_MAX = 7.3e12  # 2201 in ms; larger numbers are no start time (and would overflow)
 
 
 def _num(value: Any) -> float | None:
@@ -96,6 +97,9 @@ def _epoch(value: Any, key: str, notes: list[str]) -> datetime | None:
         except ValueError:
             notes.append(f"{key} {value!r} is not a time; ignored")
             return None
+        if not 1970 <= parsed.year <= 2200:
+            notes.append(f"{key} {value!r} is outside 1970-2200; ignored")
+            return None
         notes.append(f"{key} was a text time {value!r}, not epoch ms")
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     number = _num(value)
@@ -105,6 +109,9 @@ def _epoch(value: Any, key: str, notes: list[str]) -> datetime | None:
     if number < _EPOCH_MS_MIN:
         notes.append(f"{key} {value!r} looks like epoch seconds, not ms; read as seconds")
         number *= 1000.0
+    if number > _EPOCH_MS_MAX:
+        notes.append(f"{key} {value!r} is after the year 2200; ignored")
+        return None
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=number)
 
 

@@ -244,6 +244,10 @@ def test_garmin_start_fallbacks() -> None:
     assert s.start_utc == T0 and _noted(s, "text time")
     s = _one(startTimeGmt="yesterday")
     assert s.start_utc == T0 and _noted(s, "not a time") and _noted(s, "beginTimestamp")
+    for absurd in ("0001-01-01T00:00:00", 1e20, -5, 12):
+        raw = garmin_activity(startTimeGmt=absurd, beginTimestamp=None, startTimeLocal=absurd)
+        (s,) = parse_garmin_summaries(garmin_json([raw]), zone=ZoneInfo("Europe/Berlin"))
+        assert s.start_utc is None and s.start_local is None and _noted(s, "ignored")
 
 
 def test_garmin_local_start_only_needs_a_zone_dst_included() -> None:
@@ -316,6 +320,38 @@ def test_garmin_garbage_is_one_typed_error(data: bytes, code: str) -> None:
     assert info.value.reason_code == code
     assert isinstance(info.value, LegdayError) and not info.value.retryable
     assert "\n" not in info.value.message and "summarizedActivities.json" in info.value.message
+
+
+_JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+_JSON = st.recursive(
+    _JSON_LEAF,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_ACTIVITY_KEYS = ["activityId", "name", "activityType", "startTimeGmt", "beginTimestamp",
+                  "startTimeLocal", "duration", "summarizedExerciseSets", "sportType"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(_ACTIVITY_KEYS), _JSON, max_size=9)
+        | st.builds(lambda sets: garmin_activity(summarizedExerciseSets=sets), _JSON),
+        max_size=4,
+    )
+)
+def test_any_json_values_in_known_keys_never_crash(entries: list[Any]) -> None:
+    data = json.dumps(garmin_json_raw(entries), allow_nan=True).encode()
+    got = read_garmin_summaries(data, zone=ZoneInfo("Europe/Berlin"))
+    assert len(got.summaries) + sum("skipped" in n for n in got.notes) == len(entries)
+    for s in got.summaries:
+        assert s.start_utc is None or s.start_utc.utcoffset() == timedelta(0)
+
+
+def garmin_json_raw(entries: list[Any]) -> list[Any]:
+    return [{"summarizedActivitiesExport": entries}]
 
 
 # --- Strava activities.csv --------------------------------------------------------------------
