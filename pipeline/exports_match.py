@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -113,9 +114,14 @@ def match_summaries(
     exact_s: float = 1.0,
     duration_abs_s: float = 120.0,
     duration_rel: float = 0.10,
-    file_sha256: dict[str, str] | None = None,
+    file_sha256: Mapping[str, str] | None = None,
 ) -> list[SummaryMatch]:
-    """One ``SummaryMatch`` per summary, in input order (the rules: module docstring)."""
+    """One ``SummaryMatch`` per summary, in input order (the rules: module docstring).
+
+    ``activities`` holds one athlete's activities: the caller filters by ``athlete_id``, since
+    an export belongs to one person. ``file_sha256`` maps a summary's ``file_name`` to the hex
+    sha256 of that file's FIT bytes (after gunzip).
+    """
     for col in ("activity_id", "start_utc"):
         if col not in activities.columns:
             raise ValueError(f"activities frame lacks column {col!r} (migration 0001 names)")
