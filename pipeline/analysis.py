@@ -21,7 +21,7 @@ from pipeline import classify as cl
 from pipeline import metrics as mt
 from pipeline import recovery as rc
 from pipeline import report as rp
-from pipeline import report_html
+from pipeline import report_html, report_index
 from pipeline.config import AthleteSettings, Settings
 from pipeline.errors import ReportError
 from pipeline.storage import store as st
@@ -512,6 +512,8 @@ def produce_report(
     with st.open_store(settings.db_path, timeout_s=timeout_s, on_wait=on_wait) as s:
         save_reports(s, athlete_id, day, rendered, generated_at=generated_at)
     paths = write_report_files(out_dir, athlete_id, day, rendered)
+    # <out_dir>/index.html lists every report in the folder, this one included.
+    paths["index"] = report_index.write_index(out_dir, generated_at=generated_at)
     flags = built.report.get("flags") or []
     return ProducedReport(athlete_id, day, rendered, paths, len(flags))
 

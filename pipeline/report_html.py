@@ -665,7 +665,8 @@ def render_html(
 <p>Zones ({_e(hr["zone_model"])} model, bpm): {zones}</p>
 {quarantine}
 <footer>legday report schema {_e(report["schema_version"])}. Flags cite evidence keys of the
-project's sport-science notes (README, "Sport-science defaults").</footer>
+project's sport-science notes (README, "Sport-science defaults").
+<a href="../index.html">All reports</a> (the index beside the athlete's folder).</footer>
 </main>
 </body>
 </html>
