@@ -15,6 +15,7 @@ import html
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -299,8 +300,14 @@ def write_index(out_dir: Path, *, generated_at: datetime) -> Path:
     page = render_index(read_entries(out_dir), generated_at=generated_at)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / INDEX_NAME
-    # One temporary name per process: two report runs may rebuild the index at once.
-    tmp = target.with_name(f".{INDEX_NAME}.{os.getpid()}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(target)
+    # A temporary file of its own: two reports (threads or processes) may rebuild it at once.
+    fd, name = tempfile.mkstemp(dir=out_dir, prefix=f".{INDEX_NAME}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.chmod(name, 0o644)  # mkstemp makes it 0600; the index is read like the reports
+        os.replace(name, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     return target

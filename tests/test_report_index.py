@@ -171,3 +171,17 @@ def test_producing_a_report_rebuilds_the_index(tmp_path: Path, sample_dir: Path)
     assert "Days with flags (1)" in page  # 20 Oct: intervals the morning after a leg day
     assert re.findall(r'class="day" href="sam/([\d-]+)\.html"', page) == ["2026-10-20"]
     assert 'href="sam/2026-10-19.html"' in page[page.index("Days without flags (1)") :]
+
+
+def test_concurrent_rebuilds_leave_one_whole_index(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path / "alex"
+    folder.mkdir()
+    for i in range(1, 8):
+        (folder / f"2026-10-0{i}.html").write_text("<html></html>", encoding="utf-8")
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: write_index(tmp_path, generated_at=NOW), range(16)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alex", "index.html"]
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert page.endswith("</html>\n") and page.count('href="alex/2026-10-0') == 14
