@@ -12,7 +12,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,6 +30,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from pipeline.config import Settings, load_settings
 from pipeline.errors import LegdayError, ReportError
@@ -42,8 +44,71 @@ from pipeline.ingest import (
 )
 from pipeline.storage import store as st
 
+
+def hoist_global_options(
+    global_params: Sequence[Any], command_params: Sequence[Any] | None, args: list[str]
+) -> list[str]:
+    """Move the app's own options found after the command name to before it.
+
+    People type ``legday ingest PATH --db FILE``; Click only takes ``--db`` before the command.
+    An option the command itself has (``report --athlete``) stays the command's. ``--`` ends
+    the options, and the values of the command's own options are never taken for options.
+    """
+
+    def table(params: Sequence[Any]) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        for p in params:
+            if getattr(p, "param_type_name", "") == "option":
+                for opt in [*p.opts, *p.secondary_opts]:
+                    out[opt] = not (p.is_flag or p.count)
+        return out
+
+    globals_ = table(global_params)
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        name, eq, _ = args[i].partition("=")
+        i += 2 if globals_.get(name) and not eq else 1
+    if command_params is None or i >= len(args):
+        return args
+    own = table(command_params)
+    moved: list[str] = []
+    kept: list[str] = []
+    rest = args[i + 1 :]
+    j = 0
+    while j < len(rest):
+        token = rest[j]
+        if token == "--":
+            kept += rest[j:]
+            break
+        name, eq, _ = token.partition("=")
+        width = 2 if not eq else 1
+        if name in globals_ and name not in own:
+            take = width if globals_[name] else 1
+            moved += rest[j : j + take]
+            j += take
+            continue
+        take = width if own.get(name) else 1
+        kept += rest[j : j + take]
+        j += take
+    return args[:i] + moved + [args[i]] + kept
+
+
+class _Legday(TyperGroup):
+    """The app's group: global options are taken after the command as well."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        command = None
+        for token in args:
+            if not token.startswith("-"):
+                command = self.get_command(ctx, token)
+                break
+        params = command.params if command is not None else None
+        return super().parse_args(ctx, hoist_global_options(self.params, params, list(args)))
+
+
 app = typer.Typer(
     name="legday",
+    cls=_Legday,
     help="FIT files in, DuckDB out, and a daily report that flags intense runs too soon after leg day.",
     no_args_is_help=True,
     add_completion=False,
@@ -91,7 +156,8 @@ def main(
 
 
 def _fail(exc: LegdayError) -> None:
-    err.print(f"[red]error:[/red] {exc.message}")
+    # escaped: a message may hold brackets ("[athletes.x.recovery]") that are not markup
+    err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
     raise typer.Exit(2 if not exc.retryable else 75)
 
 
@@ -105,12 +171,19 @@ def ingest(
 
     Example: legday ingest ~/Garmin/Activities
     """
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        err.print(
+            f"[red]error:[/red] no such file or folder: {escape(str(missing[0]))}{more}; "
+            "check the path, nothing was ingested",
+            markup=True,
+            highlight=False,
+        )
+        raise typer.Exit(2)
     try:
         cfg = settings()
         files, skipped = collect_files(paths)
-        missing = [p for p in paths if not p.exists()]
-        for p in missing:
-            err.print(f"[red]not found:[/red] {p}")
         files = [f for f in files if f.exists()]
         athlete = cfg.default_athlete
         summary = _run_ingest(cfg, [(f, athlete) for f in files], workers, progress)

@@ -13,10 +13,11 @@ documented with its source in the README, section "Sport-science defaults".
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -153,6 +154,69 @@ class Settings(_Strict):
         return self.athletes[key]
 
 
+#: Keys of the config file's top level (``db`` and ``data_dir`` become ``db_path``/``data_dir``).
+TOP_LEVEL_KEYS = ("db", "data_dir", "default_athlete", "athletes", "inbox_athletes", "nightly_cron")
+
+
+def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The settings model that holds the key at ``loc`` (None: a free-form table)."""
+    model: type[BaseModel] = Settings
+    parts = list(loc)
+    while parts:
+        key = parts.pop(0)
+        field = model.model_fields.get(str(key))
+        if field is None:
+            return None
+        annotation = field.annotation
+        if get_origin(annotation) is dict:
+            if not parts:
+                return None
+            parts.pop(0)  # the athlete id (or folder name): any key is valid there
+            annotation = get_args(annotation)[1]
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _valid_keys(loc: Sequence[str | int]) -> list[str]:
+    if not loc:
+        return list(TOP_LEVEL_KEYS)
+    model = _model_at(loc)
+    return list(model.model_fields) if model is not None else []
+
+
+def describe_validation_error(exc: ValidationError, cfg_path: Path | None) -> str:
+    """One line for a person: the file, the key, what is wrong, and the fix when we can tell.
+
+    A key that is not a setting is a typo more often than not: the closest valid key of the
+    same table is suggested (``warnign_hours`` -> ``warning_hours``).
+    """
+    errors = exc.errors()
+    first = errors[0]
+    loc = [str(x) for x in first["loc"]]
+    where = f"config file {cfg_path}" if cfg_path else "settings"
+    table, key = loc[:-1], loc[-1] if loc else ""
+    in_table = f" in [{'.'.join(table)}]" if table else ""
+    if first["type"] == "extra_forbidden":
+        valid = _valid_keys(table)
+        close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        if close:
+            fix = f"did you mean {close[0]!r}?"
+        else:
+            fix = f"valid keys here: {', '.join(valid)}" if valid else "remove it"
+        text = f"{where}: unknown key {key!r}{in_table}; {fix}"
+    else:
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
+        value = first.get("input")
+        shown = f" = {value!r}" if isinstance(value, str | int | float | bool) else ""
+        text = f"{where}: {'.'.join(loc) or 'settings'}{shown}: {msg}"
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more problem(s) in the same file)"
+    return text
+
+
 def load_settings(
     *,
     env: Mapping[str, str],
@@ -201,8 +265,7 @@ def load_settings(
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        where = f" in {cfg_path}" if cfg_path else ""
-        raise ConfigError(f"invalid settings{where}:\n{exc}") from exc
+        raise ConfigError(describe_validation_error(exc, cfg_path)) from exc
     if settings.default_athlete not in settings.athletes:
         if settings.default_athlete == DEFAULT_ATHLETE or chosen is None:
             raise ConfigError(

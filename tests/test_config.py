@@ -78,3 +78,51 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, needle: str) -> 
 def test_missing_config_file_named_explicitly(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(env={}, cwd=tmp_path, config=tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "[athletes.a.recovery]\nwarnign_hours = 36",
+            "unknown key 'warnign_hours' in [athletes.a.recovery]; did you mean 'warning_hours'?",
+        ),
+        ('dbb = "x.duckdb"', "unknown key 'dbb'; did you mean 'db'?"),
+        (
+            "[athletes.a]\nmaxhr = 190",
+            "unknown key 'maxhr' in [athletes.a]; did you mean 'max_hr'?",
+        ),
+        (
+            "[athletes.a.load]\nzzz = 1",
+            "unknown key 'zzz' in [athletes.a.load]; valid keys here: ctl_days, atl_days, "
+            "acute_days, chronic_days",
+        ),
+        (
+            "[athletes.a]\nmax_hr = 400",
+            "athletes.a.max_hr = 400: input should be less than or equal to 240",
+        ),
+    ],
+)
+def test_config_errors_are_one_line_naming_file_key_and_fix(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """Issue 10 (7): not five lines of pydantic text with a link."""
+    (tmp_path / "legday.toml").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, cwd=tmp_path)
+    message = info.value.message
+    assert message == f"config file {tmp_path / 'legday.toml'}: {expected}"
+    assert "\n" not in message and "pydantic" not in message
+
+
+def test_several_config_problems_are_counted_on_the_one_line(tmp_path: Path) -> None:
+    (tmp_path / "legday.toml").write_text("[athletes.a]\nmaxhr = 1\nrestin_hr = 2\n")
+    with pytest.raises(ConfigError, match=r"did you mean 'max_hr'\? \(and 1 more problem"):
+        load_settings(env={}, cwd=tmp_path)
+
+
+def test_zip_members_are_unpacked_beside_the_store_in_use(tmp_path: Path) -> None:
+    """Issue 10 (8): with --db elsewhere, nothing goes to the config's data folder."""
+    (tmp_path / "legday.toml").write_text(TOML)
+    s = load_settings(env={}, cwd=tmp_path, db=Path("/elsewhere/x.duckdb"))
+    assert s.unpack_root == Path("/elsewhere/.x.duckdb.unpacked")

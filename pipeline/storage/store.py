@@ -15,6 +15,8 @@ athlete's zone, never from the server's.
 
 from __future__ import annotations
 
+import difflib
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -144,8 +146,35 @@ class Store:
             raise ReadOnlyQueryError(
                 f"legday query is read-only: it cannot change the store or write files ({exc})"
             ) from exc
+        except duckdb.CatalogException as exc:
+            raise StorageError(self._catalog_message(exc)) from exc
         except duckdb.Error as exc:
-            raise StorageError(f"query failed: {exc}") from exc
+            raise StorageError(f"query failed: {_first_line(exc)}") from exc
+
+    def relations(self) -> list[str]:
+        """legday's tables and views (what a person's query can read)."""
+        return [
+            str(r[0])
+            for r in self.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_name <> 'schema_migrations' ORDER BY 1"
+            )
+        ]
+
+    def _catalog_message(self, exc: duckdb.Error) -> str:
+        """A missing table named with legday's own relations (DuckDB suggests its internal
+        catalogue, ``sqlite_temp_master``, when no name is close)."""
+        found = re.search(r"with name (\S+) does not exist", str(exc))
+        if found is None:
+            return f"query failed: {_first_line(exc)}"
+        name = found.group(1).strip("\"'")
+        known = self.relations()
+        close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return (
+            f"query failed: no table or view named {name!r} in the store; {hint}"
+            f"legday's relations: {', '.join(known)}"
+        )
 
     # -- schema ----------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -186,6 +215,13 @@ class Store:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    """DuckDB's message on one line, without the ``LINE 1: ...`` context that follows it."""
+    text = str(exc).strip().split("\n\n", 1)[0]
+    lines = [line.strip() for line in text.splitlines() if not line.startswith("LINE ")]
+    return " ".join(line for line in lines if line) or type(exc).__name__
 
 
 def lock_path(db_path: Path) -> Path:
