@@ -482,7 +482,7 @@ def _flag_cards(report: Mapping[str, Any]) -> str:
     return "\n".join(cards)
 
 
-_SCROLL_HINT = '<p class="scroll-hint">The table scrolls sideways →</p>'
+_SCROLL_HINT = '<p class="scroll-hint">Cut off on the right? The table scrolls sideways →</p>'
 
 
 def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
