@@ -6,7 +6,7 @@
 - ``legday demo [--out DIR]`` copies the sample athlete shipped inside the package
   (``pipeline/sample_data`` in the wheel, ``sample_data/`` of a checkout) into DIR, ingests it into
   a fresh store ``DIR/data/legday.duckdb`` and writes the report of the most telling day to
-  ``DIR/reports``, so legday can be tried in one command.
+  ``DIR/data/reports``, so legday can be tried in one command.
 - ``legday deployments [--out FILE]`` writes the ``prefect.yaml`` of ``flows/deployments.py`` with
   entrypoints that resolve wherever legday is installed (module paths, not files of a checkout),
   and prints the ``prefect`` commands of this environment that deploy it.
@@ -91,7 +91,8 @@ def demo(
     """Try legday on the sample athlete shipped with it: ingest, store, report. No clone needed.
 
     Writes OUT/legday.toml, OUT/sample_data/*.fit, the store OUT/data/legday.duckdb and the report
-    of the most telling day in OUT/reports. Example: legday demo --out /tmp/legday-demo
+    of the most telling day in OUT/data/reports; the global --db and --config are not used.
+    Example: legday demo --out /tmp/legday-demo
     """
     from pipeline import analysis
     from pipeline.cli import _fail
@@ -130,7 +131,7 @@ def demo(
             cfg.default_athlete,
             None,
             generated_at=now,
-            out_dir=folder / "reports",
+            out_dir=cfg.data_dir / "reports",  # where later `legday report` runs write too
             timeout_s=60,
         )
     except LegdayError as exc:
@@ -243,7 +244,8 @@ def deployments(
     # installs do not put it on PATH by default).
     prefect = Path(sys.executable).parent / "prefect"
     prefect_cmd = str(prefect) if prefect.exists() else "prefect"
-    if shutil.which("prefect") == str(prefect):
+    on_path = shutil.which("prefect")
+    if on_path and Path(on_path).resolve() == prefect.resolve():
         prefect_cmd = "prefect"
     config = f"LEGDAY_CONFIG={cfg.config_file} " if cfg.config_file else ""
     prefect_file = f" --prefect-file {out.absolute()}" if out is not None else ""

@@ -150,7 +150,7 @@ def test_demo_runs_from_the_installed_wheel_alone(installed: Path, tmp_path: Pat
     demo = _run(installed, "legday", "demo", "--out", "try", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     assert "16 stored" in demo.stdout
-    assert list((tmp_path / "try" / "reports" / "sam").glob("*.html"))
+    assert list((tmp_path / "try" / "data" / "reports" / "sam").glob("*.html"))
 
     config = str(tmp_path / "try" / "legday.toml")
     kinds = _run(
