@@ -464,15 +464,12 @@ def write_report_files(
 
 
 def quarantined_files(store: st.Store, athlete_id: str, since: datetime) -> list[dict[str, Any]]:
-    """Files quarantined or partial since ``since``, for the report's 'files to look at'."""
-    rows = store.rows(
-        "SELECT original_name, status, reason_code, message, first_seen_utc FROM files "
-        "WHERE athlete_id = ? AND status IN ('quarantined', 'partial') AND first_seen_utc >= ? "
-        "ORDER BY first_seen_utc",
-        [athlete_id, since],
-    )
-    keys = ("file", "status", "reason_code", "message", "seen_utc")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+    """Files quarantined or partial since ``since``, for the report's 'files to look at'.
+
+    Each with its ``status`` as ``files`` holds it (the report keeps the two apart) and its
+    ``location``: where it was last seen (the quarantine folder once the inbox has filed it).
+    """
+    return st.files_to_look_at(store, athlete_id, since)
 
 
 @dataclass(frozen=True)

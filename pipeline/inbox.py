@@ -29,7 +29,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -519,7 +519,10 @@ def ingest_and_file(
                 emit(Filed(o, where, error, in_archive=True))
             else:
                 emit(file_away(o, settings, start_utc=None, now=now))
-    _record_destinations(settings, filed, now=now, on_wait=on_wait)
+    # Filed after the ingest: the sighting of the new place is later than the inbox's (by the
+    # run's own measured duration), so "where it was seen last" is where it is now.
+    filed_at = now + timedelta(seconds=max(summary.seconds, 1e-3))
+    _record_destinations(settings, filed, now=filed_at, on_wait=on_wait)
     return InboxRun(summary, filed)
 
 

@@ -207,6 +207,39 @@ def evidence_entries(flags: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]
     return out
 
 
+def _is_partial(item: Mapping[str, Any]) -> bool:
+    """A ``partial`` file was stored (with something lost); anything else passed was not."""
+    return item.get("status") == "partial"
+
+
+#: The two kinds of "files to look at", as the report names them (md, html and the artifact).
+LOOK_AT_HEADINGS = {
+    "quarantined": "Quarantined: not stored",
+    "partial": "Partial: stored, with something lost",
+}
+
+
+def files_to_look_at(report: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(kind, heading, one line per file) of the report's files to look at, kinds with files only.
+
+    A quarantined file says where it is now (so a person can find it); a partial one says
+    what was lost (its message). Shared by the Markdown and the HTML.
+    """
+    out = []
+    for kind in ("quarantined", "partial"):
+        lines = []
+        for q in report.get(kind) or []:
+            label = q.get("file") or q.get("path") or q.get("file_sha256") or "file"
+            reason = q.get("reason_code") or q.get("reason") or "unknown"
+            text = f"`{label}`: {reason}" + (f" — {q['message']}" if q.get("message") else "")
+            if q.get("location"):
+                text += f" (now at {q['location']})"
+            lines.append(text)
+        if lines:
+            out.append((kind, LOOK_AT_HEADINGS[kind], lines))
+    return out
+
+
 def _quarantine_entry(item: Mapping[str, Any]) -> dict[str, str | float | int | bool | None]:
     out: dict[str, str | float | int | bool | None] = {}
     for key, value in item.items():
@@ -329,7 +362,9 @@ def build_report(
             "zone_model": zone_model,
             "zones": zone_bounds(profile, zone_model),
         },
-        "quarantined": [_quarantine_entry(q) for q in (quarantined or [])],
+        # Not stored and stored-with-a-loss are told apart (a partial file is not quarantined).
+        "quarantined": [_quarantine_entry(q) for q in (quarantined or []) if not _is_partial(q)],
+        "partial": [_quarantine_entry(q) for q in (quarantined or []) if _is_partial(q)],
     }
 
 
@@ -535,14 +570,15 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     out += _wrap(f"Zones ({hr['zone_model']} model, bpm): {zones}.", "")
     out.append("")
 
-    if report["quarantined"]:
-        out += [f"## Quarantined files ({len(report['quarantined'])})", ""]
-        for q in report["quarantined"]:
-            label = q.get("file") or q.get("path") or q.get("file_sha256") or "file"
-            reason = q.get("reason_code") or q.get("reason") or "unknown"
-            detail = q.get("message")
-            out += _wrap(f"`{label}`: {reason}" + (f" — {detail}" if detail else ""))
-        out.append("")
+    look_at = files_to_look_at(report)
+    if look_at:
+        total = sum(len(lines) for _k, _h, lines in look_at)
+        out += [f"## Files to look at ({total})", ""]
+        for _kind, heading, lines in look_at:
+            out += [f"### {heading} ({len(lines)})", ""]
+            for line in lines:
+                out += _wrap(line)
+            out.append("")
 
     out.append(f"_legday report schema {report['schema_version']}._")
     return "\n".join(out) + "\n"

@@ -23,6 +23,7 @@ import polars as pl
 
 from pipeline.report import (
     LOAD_LABEL,
+    files_to_look_at,
     headline,
     legs_sentence,
     parse_stamp,
@@ -618,15 +619,20 @@ def render_html(
     hr = report["hr_profile"]
     zones = " · ".join(f"{_e(z['zone'])} {z['low_bpm']}–{z['high_bpm']}" for z in hr["zones"])
     quarantine = ""
-    if report["quarantined"]:
-        items = "".join(
-            f"<li><code>{_e(q.get('file') or q.get('path') or q.get('file_sha256') or 'file')}"
-            f"</code>: {_e(q.get('reason_code') or q.get('reason') or 'unknown')}"
-            + (f" — {_e(q['message'])}" if q.get("message") else "")
-            + "</li>"
-            for q in report["quarantined"]
+    look_at = files_to_look_at(report)
+
+    def _code_spans(line: str) -> str:  # `name` -> <code>name</code>, the rest escaped
+        parts = _e(line).split("`")
+        return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+    if look_at:
+        total = sum(len(lines) for _k, _h, lines in look_at)
+        quarantine = f"<h2>Files to look at ({total})</h2>" + "".join(
+            f"<h3>{_e(heading)} ({len(lines)})</h3><ul>"
+            + "".join(f"<li>{_code_spans(line)}</li>" for line in lines)
+            + "</ul>"
+            for _kind, heading, lines in look_at
         )
-        quarantine = f"<h2>Quarantined files ({len(report['quarantined'])})</h2><ul>{items}</ul>"
     legs = report["legs"]
     legs_colour = "#e65100" if legs["status"] == "recovering" else "#2e7d32"
     page = f"""<!DOCTYPE html>

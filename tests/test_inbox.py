@@ -361,3 +361,43 @@ def test_a_zip_with_a_member_that_cannot_be_taken_is_partial(
         held = dict(s.rows("SELECT original_name, status FROM files"))
     assert held == {"ok.fit": "stored", "locked.zip": "partial"}
     assert run.counts() == {"stored": 1, "partial": 1, "duplicate": 0, "quarantined": 0}
+
+
+def test_the_report_tells_quarantined_from_partial_as_files_holds_them(
+    inbox: Path, settings: Settings, sample_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 10 (4): a partial file (stored, archived) is not listed as quarantined; the
+    quarantined one says where it is now; the counts are those of `files`."""
+    import json
+    from datetime import date
+
+    from pipeline import analysis
+
+    shutil.copy(sample(sample_dir, 0), inbox / "good.fit")
+    data = sample(sample_dir, 2).read_bytes()
+    (inbox / "cut.fit").write_bytes(data[: len(data) * 2 // 3])
+    (inbox / "broken.fit").write_bytes(b"definitely not a FIT file")
+    run = ingest_and_file(settings, scan_inbox(inbox, settings)[0], now=NOW)
+    assert run.counts() == {"stored": 1, "partial": 1, "duplicate": 0, "quarantined": 1}
+    analysis.refresh_store(settings, now=NOW)
+    produced = analysis.produce_report(
+        settings, "sam", date(2026, 11, 2), generated_at=NOW, out_dir=tmp_path / "reports"
+    )
+    with st.open_store(settings.db_path, read_only=True) as s:
+        held = dict(s.rows("SELECT original_name, status FROM files"))
+    report = json.loads(produced.rendered["json"])
+    assert [q["file"] for q in report["quarantined"]] == ["broken.fit"]
+    assert [q["file"] for q in report["partial"]] == ["cut.fit"]
+    assert held == {"good.fit": "stored", "cut.fit": "partial", "broken.fit": "quarantined"}
+    assert report["quarantined"][0]["location"] == str(
+        settings.data_dir / "quarantine" / "broken.fit"
+    )
+    md = produced.rendered["md"]
+    assert "## Files to look at (2)" in md and "Quarantined files" not in md
+    quarantined_part = md.split("### Quarantined: not stored (1)")[1].split("###")[0]
+    assert "broken.fit" in quarantined_part and "cut.fit" not in quarantined_part
+    partial_part = md.split("### Partial: stored, with something lost (1)")[1]
+    assert "`cut.fit`: truncated" in partial_part
+    html = produced.rendered["html"]
+    assert "<h3>Quarantined: not stored (1)</h3>" in html
+    assert "<h3>Partial: stored, with something lost (1)</h3>" in html
