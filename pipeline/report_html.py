@@ -152,6 +152,18 @@ p, li, .meta { overflow-wrap: break-word; }
   table { font-size: .9em; }
   th, td { padding: 5px 6px; }
   .scroll-hint { display: block; }
+  /* The sessions table reflows: one block per session, its cells wrapping into lines. */
+  table.sessions, table.sessions tbody, table.sessions tr, table.sessions td { display: block; }
+  table.sessions tr.head { display: none; }
+  table.sessions tr.main { padding: 10px 10px 4px; border-top: 1px solid #e0e0e0;
+    line-height: 1.7; }
+  table.sessions tr.main td { display: inline; padding: 0; margin-right: 12px; border: none; }
+  table.sessions td[data-label]::before { content: attr(data-label) " "; color: #757575;
+    font-size: .9em; }
+  /* Names and intensity, then the numbers, then the zones: each group starts a line. */
+  table.sessions td.nl::before { content: "\\A" attr(data-label) " "; white-space: pre; }
+  table.sessions tr.why td { padding: 2px 10px 10px; }
+  table.sessions tr.why td:empty, table.sessions tr.main td.empty { display: none; }
 }
 """.replace("NARROW_MAX_PX", str(NARROW_MAX_PX - 1))
 
@@ -491,7 +503,7 @@ def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
         return '<p class="note">No sessions this day.</p>'
     model = report["hr_profile"]["zone_model"]
     head = (
-        "<tr><th>Start</th><th>Kind</th><th>Session</th><th>Intensity</th>"
+        '<tr class="head"><th>Start</th><th>Kind</th><th>Session</th><th>Intensity</th>'
         '<th class="num">Duration</th><th class="num">Distance</th><th class="num">Avg HR</th>'
         '<th class="num">TRIMP</th>'
         + "".join(f'<th class="num">Z{i}</th>' for i in range(1, 6))
@@ -502,10 +514,12 @@ def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
         start = parse_stamp(s["start"], tz)
         dur = s["duration_s"]
         dist = s["distance_m"]
-        zone_cells = (
-            "".join(f'<td class="num">{m:.0f}</td>' for m in s["zone_minutes"])
-            if s["zone_minutes"]
-            else '<td class="num">—</td>' * 5
+        # data-label: on a phone the row reflows into lines and each number says what it is.
+        zone_cells = "".join(
+            f'<td class="num{" nl" if i == 0 else ""}" data-label="Z{i + 1}">{m}</td>'
+            for i, m in enumerate(
+                [f"{m:.0f}" for m in s["zone_minutes"]] if s["zone_minutes"] else ["—"] * 5
+            )
         )
         label = _e(s["intensity"] or ("heavy" if s["heavy"] else "—"))
         if s["flag_severity"]:
@@ -527,15 +541,16 @@ def _sessions_table(report: Mapping[str, Any], tz: tzinfo) -> str:
         body.append(
             f'<tr class="main"><td>{start:%H:%M %Z}</td><td>{_e(s["kind"])}</td>'
             f"<td>{_e(s['name'])}</td><td>{label}</td>"
-            f'<td class="num">{hm}</td><td class="num">{km}</td>'
-            f'<td class="num">{_fmt(s["avg_hr"], ".0f")}</td>'
-            f'<td class="num">{_fmt(s["trimp"])}</td>{zone_cells}</tr>'
+            f'<td class="num nl" data-label="h:mm">{hm}</td>'
+            f'<td class="num{" empty" if dist is None else ""}">{km}</td>'
+            f'<td class="num" data-label="Avg HR">{_fmt(s["avg_hr"], ".0f")}</td>'
+            f'<td class="num" data-label="TRIMP">{_fmt(s["trimp"])}</td>{zone_cells}</tr>'
         )
         if why:
             body.append(f'<tr class="why"><td></td><td colspan="12">{_e(why)}</td></tr>')
     caption = f"Z1–Z5: minutes in each heart-rate zone ({_e(model)} model)."
     return (
-        f'{_SCROLL_HINT}<div class="scroll"><table class="sessions">{head}{"".join(body)}</table>'
+        f'<div class="scroll"><table class="sessions">{head}{"".join(body)}</table>'
         f'</div><p class="note">{caption}</p>'
     )
 

@@ -640,3 +640,18 @@ def test_wide_tables_scroll_inside_the_page() -> None:
     assert page.count("<table") == 2
     assert page.count('<div class="scroll"><table') == 2
     assert ".scroll { overflow-x: auto;" in page
+
+
+def test_session_rows_label_their_numbers_for_the_phone_layout() -> None:
+    import re
+
+    page = html_page(scenario())
+    table = page[page.index('<table class="sessions">') : page.index("</table>")]
+    rows = re.findall(r'<tr class="main">(.*?)</tr>', table)
+    assert len(rows) == 3
+    for row in rows:
+        labels = re.findall(r'data-label="([^"]+)"', row)
+        assert labels == ["h:mm", "Avg HR", "TRIMP", "Z1", "Z2", "Z3", "Z4", "Z5"]
+        assert row.count('class="num nl"') == 2  # the numbers and the zones start a line
+    assert table.startswith('<table class="sessions"><tr class="head">')
+    assert "table.sessions tr.head { display: none; }" in page
