@@ -106,6 +106,11 @@ POSSIBLE_REGION_WEIGHTS: dict[str, RegionWeights] = {
     "full": UNKNOWN_FULL,
 }
 
+
+def _words(*groups: str) -> list[str]:
+    return [word for group in groups for word in group.split()]
+
+
 #: Every FIT exercise category -> its default pattern; NONE means "no leg region" on purpose.
 CATEGORY_DEFAULTS: dict[str, RegionWeights] = {
     "squat": SQUAT,
@@ -121,20 +126,18 @@ CATEGORY_DEFAULTS: dict[str, RegionWeights] = {
     "hyperextension": BACK_EXTENSION,
     "hip_stability": HIP_ACCESSORY,
     **dict.fromkeys(
-        (
+        _words(
             # core: hip flexors and trunk, not the regions a run needs recovered
-            "leg_raise", "core", "plank", "crunch", "sit_up", "chop",
+            "leg_raise core plank crunch sit_up chop",
             # whole body: leg moves inside them are found by keyword (burpee, squat, lunge)
-            "total_body", "carry", "sandbag", "tire", "sledge_hammer", "suspension",
-            "banded_exercises", "battle_rope",
+            "total_body carry sandbag tire sledge_hammer suspension banded_exercises battle_rope",
             # upper body
-            "bench_press", "row", "pull_up", "push_up", "shoulder_press", "shoulder_stability",
-            "curl", "triceps_extension", "lateral_raise", "flye", "shrug",
+            "bench_press row pull_up push_up shoulder_press shoulder_stability curl",
+            "triceps_extension lateral_raise flye shrug",
             # conditioning and mobility: endurance work, counted by the run/ride metrics instead
-            "cardio", "warm_up", "run", "bike", "cardio_sensors", "move", "pose", "elliptical",
-            "floor_climb", "indoor_bike", "indoor_row", "ladder", "stair_stepper", "run_indoor",
-            "bike_outdoor", "unknown",
-        ),  # fmt: skip
+            "cardio warm_up run bike cardio_sensors move pose elliptical floor_climb",
+            "indoor_bike indoor_row ladder stair_stepper run_indoor bike_outdoor unknown",
+        ),
         NONE,
     ),
 }
