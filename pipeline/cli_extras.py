@@ -117,8 +117,7 @@ def demo(
             [(f, cfg.default_athlete) for f in files],
             now=now,
             workers=workers or default_workers(),
-            unpack_dir=cfg.data_dir / "unpacked",
-        )
+        )  # FIT files only: no zip to unpack
         counts = summary.counts()
         console.print(
             f"{len(summary.outcomes)} file(s) in {summary.seconds:.1f} s → "
