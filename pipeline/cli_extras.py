@@ -94,11 +94,15 @@ def demo(
     of the most telling day in OUT/data/reports; the global --db and --config are not used.
     Example: legday demo --out /tmp/legday-demo
     """
-    from pipeline import analysis
+    from pipeline import analysis, cli
     from pipeline.cli import _fail
     from pipeline.ingest import default_workers, ingest_files
 
     folder = out.absolute()
+    if cli.state.db or cli.state.config or cli.state.athlete:
+        err.print(
+            f"note: demo uses its own settings and store in {folder}; --db, --config and --athlete are not used"
+        )
     db = folder / "data" / "legday.duckdb"
     try:
         if db.exists():
