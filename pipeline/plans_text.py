@@ -11,6 +11,7 @@
 4. upper-body or generic strength words make a strength session;
 5. anything else is ``other``.
 
+Repeats next to "strides" (6x100m strides) are accelerations in an easy run, not intervals.
 English plus German, Spanish and French keywords. For a leg session, intensity ``hard`` means
 heavy ("heavy", "5RM", "max"): the recovery rules then use the longer heavy-session window.
 """
@@ -147,6 +148,8 @@ _REPEATS = re.compile(
     r"(?<!\w)\d+\s*[x×]\s*\d+(?:[.,]\d+)?\s*(?:m|km|k|mi|min|mins|sec|s|'|\"|’)(?!\w)",
     re.IGNORECASE,
 )
+#: Short accelerations in an easy run; repeats next to these words do not make it hard.
+_STRIDES = _words(r"strides", r"steigerungen", r"steigerungsläufe", r"rectas", r"accélérations")
 _HARD_RUN = _words(
     r"intervals?",
     r"intervalle?",
@@ -235,7 +238,8 @@ def classify_text(summary: str, description: str = "") -> TextClass:
     text = f"{summary}\n{description}"
     where = "title/description"
     legs = _hits(_LEG, text)
-    hard = _hits(_REPEATS, text) + _hits(_HARD_RUN, text)
+    strides = _hits(_STRIDES, text)
+    hard = ([] if strides else _hits(_REPEATS, text)) + _hits(_HARD_RUN, text)
     moderate = _hits(_MODERATE_RUN, text)
     easy = _hits(_EASY_RUN, text)
     runs = _hits(_RUN, text)
