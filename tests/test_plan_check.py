@@ -1,0 +1,271 @@
+"""The "coming up" check: conflicts exactly on planned hard runs in leg windows, suggestions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.config import RecoverySettings
+from pipeline.notify_plan import (
+    TEST_NOTIFICATION,
+    compose,
+    flag_findings,
+    new_findings,
+)
+from pipeline.plan_check import Conflict, check_plans, moved
+from pipeline.plans import PlannedWorkout, manual_plan, replace_feed
+from pipeline.plans_ics import read_ics
+from pipeline.recovery import recovery_flags
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+RULES = RecoverySettings()
+DAYS = 14
+
+SCHEMA: dict[str, pl.DataType] = {
+    "activity_id": pl.String(),
+    "kind": pl.String(),
+    "start_utc": pl.Datetime("us", "UTC"),
+    "end_utc": pl.Datetime("us", "UTC"),
+    "intensity": pl.String(),
+    "heavy": pl.Boolean(),
+    "name": pl.String(),
+}
+
+
+def sessions(*rows: tuple[str, str, datetime, datetime, bool]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            {"activity_id": a, "kind": k, "start_utc": s, "end_utc": e, "intensity": None,
+             "heavy": h, "name": a}
+            for a, k, s, e, h in rows
+        ],
+        schema=SCHEMA,
+    )  # fmt: skip
+
+
+NONE = sessions()
+
+
+def run(
+    when: datetime, intensity: str = "hard", tz: ZoneInfo = BERLIN, title: str = ""
+) -> PlannedWorkout:
+    return manual_plan(
+        "ana", when, "run", tz, intensity=intensity, title=title or f"{intensity} {when:%d %H:%M}"
+    )  # type: ignore[arg-type]
+
+
+def legs(when: datetime, tz: ZoneInfo = BERLIN, heavy: bool = False) -> PlannedWorkout:
+    return manual_plan(
+        "ana", when, "leg_strength", tz, intensity="hard" if heavy else "unknown", title="Leg day"
+    )
+
+
+def hours_oracle(run_start: datetime, leg_end: datetime) -> float:
+    return (run_start.timestamp() - leg_end.timestamp()) / 3600
+
+
+def expected_severity(hours: float, heavy: bool) -> str | None:
+    """Independent restatement of the rule table for hard runs (README numbers)."""
+    if hours < 0:
+        return None
+    if hours < 24:
+        return "alert"
+    if hours < 48 or (heavy and hours < 72):
+        return "warning"
+    return None
+
+
+# Completed leg session Saturday 24 Oct 17:00-18:00 CEST (15:00-16:00 UTC); clocks go back
+# at 03:00 on Sunday 25 Oct, so a Sunday 10:00 CET run is 17 real hours later, not 16.
+LEG_END = datetime(2026, 10, 24, 16, 0, tzinfo=UTC)
+DONE = sessions(("legs-sat", "leg_strength", LEG_END - timedelta(hours=1), LEG_END, False))
+AS_OF = datetime(2026, 10, 24, 18, 0, tzinfo=UTC)  # Saturday evening check, 20:00 CEST
+
+
+def test_conflicts_fall_exactly_on_hard_runs_inside_the_window_across_dst() -> None:
+    plans = [
+        run(datetime(2026, 10, 25, 10, 0)),  # 17 h: alert
+        run(datetime(2026, 10, 25, 17, 0), "easy"),  # easy: never a conflict
+        run(datetime(2026, 10, 26, 7, 0)),  # 39 h: warning
+        run(datetime(2026, 10, 26, 7, 30), "unknown"),  # unknown: info only, left out
+        run(datetime(2026, 10, 27, 7, 0)),  # 63 h: clear (not heavy)
+    ]
+    got = check_plans(plans, DONE, AS_OF, RULES, DAYS, BERLIN)
+    assert [(c.run.start_local.day, c.severity, c.rule) for c in got] == [
+        (25, "alert", "intense_24h"),
+        (26, "warning", "intense_48h"),
+    ]
+    assert [c.hours_between for c in got] == [
+        hours_oracle(plans[0].start_utc, LEG_END),
+        hours_oracle(plans[2].start_utc, LEG_END),
+    ]
+    assert got[0].hours_between == 18.0 - 1.0  # 16:00 UTC -> 09:00 UTC next day
+    assert all(c.leg.session_id == "legs-sat" and not c.leg.planned for c in got)
+    ready = LEG_END + timedelta(hours=48)
+    assert all(c.legs_ready_utc == ready for c in got)
+    assert "Mon 26 Oct 17:00 CET" in got[0].message  # 18:00 CEST + 48 h = 17:00 CET
+    with_info = check_plans(plans, DONE, AS_OF, RULES, DAYS, BERLIN, min_severity="info")
+    assert {c.run.intensity for c in with_info} == {"hard", "easy", "unknown"}
+
+
+def test_heavy_and_planned_leg_sessions_count() -> None:
+    tue = run(datetime(2026, 10, 27, 7, 0))  # 63 h after Saturday's session
+    heavy = DONE.with_columns(pl.lit(True).alias("heavy"))
+    [c] = check_plans([tue], heavy, AS_OF, RULES, DAYS, BERLIN)
+    assert (c.severity, c.rule) == ("warning", "intense_72h_heavy")
+    # A leg day planned Monday 18:00 and a hard run planned Tuesday 07:00: 12 h, alert.
+    mon_legs = legs(datetime(2026, 10, 26, 18, 0))
+    [c] = check_plans([mon_legs, tue], DONE, AS_OF, RULES, DAYS, BERLIN)
+    assert (c.severity, c.leg.planned, c.leg.title) == ("alert", True, "Leg day")
+    assert c.hours_between == 12.0
+    assert c.legs_ready_utc == mon_legs.end_utc + timedelta(hours=48)
+
+
+def test_the_move_suggestion_chains_past_later_leg_sessions_and_clears() -> None:
+    sun = run(datetime(2026, 10, 25, 10, 0))
+    mon_legs = legs(datetime(2026, 10, 26, 16, 0))  # ends 17:00 CET, exactly when Saturday's clears
+    plans = [sun, mon_legs]
+    [c] = check_plans(plans, DONE, AS_OF, RULES, DAYS, BERLIN)
+    assert c.legs_ready_utc == LEG_END + timedelta(hours=48)
+    assert c.move_to_utc == mon_legs.end_utc + timedelta(hours=48)  # Wed 28 Oct 17:00 CET
+    after = [moved(sun, c.move_to_utc, BERLIN), mon_legs]
+    assert check_plans(after, DONE, AS_OF, RULES, DAYS, BERLIN, horizon_days=6) == []
+
+
+def test_swap_only_when_it_removes_the_conflict() -> None:
+    sun = run(datetime(2026, 10, 25, 10, 0))
+    near_easy = run(datetime(2026, 10, 26, 7, 0), "easy", title="Easy Monday")  # still 39 h
+    far_easy = run(datetime(2026, 10, 27, 7, 0), "easy", title="Easy Tuesday")  # 63 h: clear
+    [c] = check_plans([sun, near_easy], DONE, AS_OF, RULES, DAYS, BERLIN)
+    assert c.swap_with is None and "swap" not in c.suggestion
+    [c] = check_plans([sun, near_easy, far_easy], DONE, AS_OF, RULES, DAYS, BERLIN)
+    assert c.swap_with == far_easy and "Easy Tuesday" in c.suggestion
+    swapped = [moved(sun, far_easy.start_utc, BERLIN), moved(far_easy, sun.start_utc, BERLIN)]
+    assert check_plans(swapped, DONE, AS_OF, RULES, DAYS, BERLIN) == []
+
+
+def test_horizon_and_past_plans() -> None:
+    thu = run(datetime(2026, 10, 29, 7, 0))
+    mon_legs = legs(datetime(2026, 10, 28, 18, 0))
+    assert check_plans([thu, mon_legs], NONE, AS_OF, RULES, DAYS, BERLIN) == []  # day 5
+    assert len(check_plans([thu, mon_legs], NONE, AS_OF, RULES, DAYS, BERLIN, horizon_days=5)) == 1
+    # A leg day planned 3 h ago with no completed session that day is taken as done (sync lag);
+    # a completed leg session that day takes its place; one planned 2 days ago is skipped.
+    as_of = datetime(2026, 10, 24, 19, 0, tzinfo=UTC)
+    sun = run(datetime(2026, 10, 25, 10, 0))
+    recent = legs(datetime(2026, 10, 24, 17, 0))
+    [c] = check_plans([recent, sun], NONE, as_of, RULES, DAYS, BERLIN)
+    assert c.leg.planned
+    [c] = check_plans([recent, sun], DONE, as_of, RULES, DAYS, BERLIN)
+    assert c.leg.session_id == "legs-sat"
+    old = legs(datetime(2026, 10, 22, 18, 0))
+    assert check_plans([old, sun], NONE, as_of, RULES, DAYS, BERLIN) == []
+    assert check_plans([sun], NONE, as_of, RULES, DAYS, BERLIN) == []
+    past_run = run(datetime(2026, 10, 24, 19, 0))  # before as_of: already happened or not
+    assert check_plans([past_run], DONE, as_of, RULES, DAYS, BERLIN) == []
+
+
+ICS_HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nX-WR-CALNAME:Plan\r\n"
+
+
+def calendar(*events: str) -> bytes:
+    body = "".join(f"BEGIN:VEVENT\r\n{e}END:VEVENT\r\n" for e in events)
+    return (ICS_HEAD + body + "END:VCALENDAR\r\n").encode()
+
+
+EV_LEGS = "UID:l1\r\nDTSTART;VALUE=DATE:20261030\r\nSUMMARY:Strength: Leg day\r\n"
+EV_HARD = "UID:r1\r\nDTSTART:20261031T080000\r\nSUMMARY:Run: 6x800m\r\n"
+EV_EASY = "UID:r2\r\nDTSTART:20261102T073000\r\nSUMMARY:Run: easy 40'\r\n"
+EV_HARD2 = "UID:r3\r\nDTSTART;VALUE=DATE:20261101\r\nSUMMARY:Threshold 3x10'\r\n"
+
+
+@pytest.mark.parametrize(
+    ("tz", "hours"),
+    [
+        # Berlin is past its change: all-day legs 12:00-13:00 CET Fri; hard run Sat 08:00: 19 h,
+        # all-day threshold Sun 12:00: 47 h.
+        (BERLIN, (19.0, 47.0)),
+        # New York changes on Sun 1 Nov 02:00: Sun 12:00 EST is 48 real hours after Fri 13:00
+        # EDT, so the Sunday run is clear there; the Saturday run is 19 h.
+        (NEW_YORK, (19.0,)),
+    ],
+)
+def test_ics_end_to_end_in_two_zones_and_removal(tz: ZoneInfo, hours: tuple[float, ...]) -> None:
+    as_of = datetime(2026, 10, 29, 20, 0, tzinfo=UTC)
+    plans = read_ics(calendar(EV_LEGS, EV_HARD, EV_EASY, EV_HARD2), tz, athlete_id="ana")
+    got = check_plans(plans, NONE, as_of, RULES, DAYS, tz)
+    assert [c.hours_between for c in got] == list(hours)
+    assert all(c.run.intensity == "hard" and c.leg.planned for c in got)
+    assert got[0].severity == "alert"
+    assert all(c.severity == "warning" for c in got[1:])
+    # The leg day is removed from the calendar: the next read replaces the feed, no conflict.
+    later = read_ics(calendar(EV_HARD, EV_EASY, EV_HARD2), tz, athlete_id="ana")
+    merged = replace_feed(plans, later, "Plan")
+    assert check_plans(merged, NONE, as_of, RULES, DAYS, tz) == []
+
+
+def test_finding_keys_are_stable_and_notifications_go_once() -> None:
+    plans = [run(datetime(2026, 10, 25, 10, 0), title="6x800m"), run(datetime(2026, 10, 26, 7, 0))]
+    first = check_plans(plans, DONE, AS_OF, RULES, DAYS, BERLIN)
+    again = check_plans(
+        list(reversed(plans)), DONE, AS_OF + timedelta(hours=1), RULES, DAYS, BERLIN
+    )
+    assert [c.finding_key for c in first] == [c.finding_key for c in again]
+    assert len({c.finding_key for c in first}) == 2
+    todo = new_findings(first, [])
+    note = compose(todo, BERLIN, athlete="ana")
+    assert note is not None
+    assert note.title == "legday (ana): 1 alert, 1 warning — coming up"
+    lines = note.body.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("ALERT Sun 25 Oct 10:00 CET 6x800m: 17.0 h")
+    assert "legs ready Mon 26 Oct 17:00 CET" in lines[0] and lines[1].startswith("WARNING")
+    assert note.notify_type == "warning" and set(note.keys) == {c.finding_key for c in first}
+    assert new_findings(again, note.keys) == []  # the next run sends nothing
+    assert compose([], BERLIN) is None
+    assert TEST_NOTIFICATION.keys == ()
+
+
+def test_flag_findings_from_the_recovery_frame() -> None:
+    done_run = sessions(
+        ("legs-sat", "leg_strength", LEG_END - timedelta(hours=1), LEG_END, False),
+        ("run-sun", "run", LEG_END + timedelta(hours=10), LEG_END + timedelta(hours=11), False),
+    ).with_columns(pl.Series("intensity", [None, "hard"]))
+    found = flag_findings(recovery_flags(done_run, RULES, DAYS, tz=BERLIN))
+    assert [f.severity for f in found] == ["alert"]
+    note = compose(new_findings(found, []), BERLIN)
+    assert note is not None and note.title.endswith("— legs") and note.body.startswith("ALERT ")
+    assert new_findings([*found, *found], []) == found[:1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gap_min=st.integers(min_value=-6 * 60, max_value=80 * 60),
+    leg_day=st.integers(min_value=0, max_value=20),
+    heavy=st.booleans(),
+    zone=st.sampled_from([BERLIN, NEW_YORK]),
+)
+def test_invariants(gap_min: int, leg_day: int, heavy: bool, zone: ZoneInfo) -> None:
+    """A conflict never precedes its leg session, its severity is the rule table's, and moving
+    the run to the suggested time removes it."""
+    start = datetime(2026, 10, 15, 16, 0, tzinfo=UTC) + timedelta(days=leg_day)
+    leg = legs(start.astimezone(zone).replace(tzinfo=None), zone, heavy)
+    hard = run(
+        (leg.end_utc + timedelta(minutes=gap_min)).astimezone(zone).replace(tzinfo=None), tz=zone
+    )
+    as_of = start - timedelta(hours=1)
+    got = check_plans([leg, hard], NONE, as_of, RULES, DAYS, zone, horizon_days=5)
+    hours = hours_oracle(hard.start_utc, leg.end_utc)
+    expected = expected_severity(hours, heavy)
+    assert [c.severity for c in got] == ([expected] if expected else [])
+    for c in got:
+        assert c.run.start_utc >= c.leg.end_utc and c.hours_between == pytest.approx(hours)
+        assert c.legs_ready_utc > c.run.start_utc
+        fixed = [leg, moved(hard, c.move_to_utc, zone)]
+        assert check_plans(fixed, NONE, as_of, RULES, DAYS, zone, horizon_days=10) == []
+        assert isinstance(c, Conflict)
