@@ -143,8 +143,9 @@ class Settings(_Strict):
     @property
     def unpack_root(self) -> Path:
         """Where zip members are extracted while a run ingests them: beside the store in use
-        (hidden, so that an inbox or folder holding the store never takes them as new files)."""
-        return self.db_path.with_name(f".{self.db_path.name}.unpacked")
+        (hidden, so that an inbox or folder holding the store never takes them as new files;
+        each run has its own folder in it, see ``ingest.unpack_workspace``)."""
+        return self.db_path.parent / ".legday-unpacked"
 
     def athlete(self, athlete_id: str | None = None) -> AthleteSettings:
         key = athlete_id or self.default_athlete

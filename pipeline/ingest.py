@@ -20,8 +20,8 @@ import hashlib
 import multiprocessing
 import os
 import re
+import secrets
 import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -736,7 +736,13 @@ def ingest_files(
         archives = [(p, a) for p, a in to_parse if is_archive(Path(p))]
         if archives:
             to_parse = [x for x in to_parse if x not in archives]
-            unpacked = [_unpack(Path(p), a, unpack_dir, archive_limits) for p, a in archives]
+            try:
+                unpacked = [_unpack(Path(p), a, unpack_dir, archive_limits) for p, a in archives]
+            except OSError as exc:  # the disk or the folder, not the archive: keep it for later
+                raise StoreUnavailable(
+                    f"cannot unpack zip archives into {unpack_dir} ({exc}); free space or fix "
+                    "the folder's permissions and run again: nothing was lost"
+                ) from exc
             members: list[tuple[Path, str]] = []
             for u in unpacked:
                 for m in u.result.extracted:
@@ -798,16 +804,18 @@ def _alive(pid: int) -> bool:
 def unpack_workspace(root: Path) -> Iterator[Path]:
     """A fresh folder under ``root`` for the zip members of one run, removed when it ends.
 
-    The members are copies (their bytes stay in the archive), so nothing is lost by removing
-    them. Folders left by runs that died (their process is gone) are removed on the way in, so
-    a SIGKILL leaves at most one folder behind until the next run.
+    The folder is created only when a zip is unpacked into it (most runs have none, and a store
+    folder that cannot be written is then reported by the store, not here). The members are
+    copies (their bytes stay in the archive), so nothing is lost by removing them. Folders left
+    by runs that died (their process is gone) are removed on the way in, so a SIGKILL leaves at
+    most one folder behind until the next run.
     """
-    root.mkdir(parents=True, exist_ok=True)
-    for old in root.iterdir():
-        m = _RUN_DIR.fullmatch(old.name)
-        if m and old.is_dir() and not _alive(int(m.group(1))):
-            shutil.rmtree(old, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root))
+    with contextlib.suppress(OSError):
+        for old in root.iterdir():
+            m = _RUN_DIR.fullmatch(old.name)
+            if m and old.is_dir() and not _alive(int(m.group(1))):
+                shutil.rmtree(old, ignore_errors=True)
+    folder = root / f"run-{os.getpid()}-{secrets.token_hex(6)}"
     try:
         yield folder
     finally:

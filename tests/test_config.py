@@ -125,4 +125,4 @@ def test_zip_members_are_unpacked_beside_the_store_in_use(tmp_path: Path) -> Non
     """Issue 10 (8): with --db elsewhere, nothing goes to the config's data folder."""
     (tmp_path / "legday.toml").write_text(TOML)
     s = load_settings(env={}, cwd=tmp_path, db=Path("/elsewhere/x.duckdb"))
-    assert s.unpack_root == Path("/elsewhere/.x.duckdb.unpacked")
+    assert s.unpack_root == Path("/elsewhere/.legday-unpacked")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import zipfile
@@ -332,3 +333,29 @@ def test_reingesting_an_archive_folder_gives_duplicates_only(
     again = _ingest_with_zips(db, files, tmp_path / "w2")
     assert {o.status for o in again} == {"duplicate"}
     assert len(again) == len(files)  # known zips are not unpacked again
+
+
+def test_unpack_workspace_leaves_nothing_and_clears_what_dead_runs_left(tmp_path: Path) -> None:
+    """Issue 10 (8): extracted members do not pile up, even after a run was killed."""
+    import subprocess
+    import sys
+
+    from pipeline.ingest import unpack_workspace
+
+    root = tmp_path / ".legday-unpacked"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    left = root / f"run-{dead.stdout.strip()}-abc123" / "0123456789abcdef"
+    left.mkdir(parents=True)
+    (left / "a.fit").write_bytes(b"left by a killed run")
+    alive = root / f"run-{os.getpid()}-other"  # a run of a live process is left alone
+    alive.mkdir()
+    with unpack_workspace(root) as folder:
+        assert not left.parent.exists() and alive.exists()
+        assert not folder.exists()  # made only when a zip is unpacked
+        (folder / "x").mkdir(parents=True)
+    assert not folder.exists() and alive.exists()
+    alive.rmdir()
+    with unpack_workspace(root):
+        pass
+    assert not root.exists()
