@@ -36,7 +36,6 @@ import numpy as np
 import polars as pl
 
 from pipeline.fatigue_regions import POSSIBLE_REGION_WEIGHTS, REGIONS, Region, resolve
-from pipeline.recovery import Severity
 from pipeline.schemas import UTC_TS
 
 LN10 = math.log(10.0)
@@ -268,7 +267,8 @@ def set_doses(
     return pl.DataFrame(out, schema=DOSE_SCHEMA)
 
 
-def _utc(ts: datetime, name: str) -> datetime:
+def utc_instant(ts: datetime, name: str) -> datetime:
+    """``ts`` as a UTC instant; naive datetimes are refused (legday keeps UTC inside)."""
     if ts.tzinfo is None:
         raise ValueError(f"{name} must be tz-aware (UTC inside legday)")
     return ts.astimezone(UTC)
@@ -277,9 +277,8 @@ def _utc(ts: datetime, name: str) -> datetime:
 def _hours_before(doses: pl.DataFrame, t: datetime) -> tuple[np.ndarray, pl.DataFrame]:
     """Doses at or before ``t`` and their age in hours at ``t``."""
     past = doses.filter(pl.col("time_utc") <= t)
-    ages = np.array(
-        [(t - x).total_seconds() / 3600.0 for x in past["time_utc"].to_list()], dtype=float
-    )
+    micros = (pl.lit(t, dtype=UTC_TS) - pl.col("time_utc")).dt.total_microseconds()
+    ages = past.select(micros.cast(pl.Float64) / 3.6e9).to_series().to_numpy()
     return ages, past
 
 
@@ -288,7 +287,7 @@ def fatigue_at(
 ) -> dict[Region, float]:
     """Each region's fatigue at instant ``t`` from the doses at or before it."""
     cfg = settings or FatigueSettings()
-    ages, past = _hours_before(doses, _utc(t, "t"))
+    ages, past = _hours_before(doses, utc_instant(t, "t"))
     return {
         r: float(np.sum(past[f"dose_{r.value}"].to_numpy() * np.exp(-ages / cfg.tau(r))))
         for r in REGIONS
@@ -305,7 +304,7 @@ def fatigue_curve(
     """Fatigue per region on the grid start, start+step, .. <= end: ``time_utc, region, fatigue``
     (long form, region order as in ``REGIONS``)."""
     cfg = settings or FatigueSettings()
-    start, end = _utc(start, "start"), _utc(end, "end")
+    start, end = utc_instant(start, "start"), utc_instant(end, "end")
     if step <= timedelta(0):
         raise ValueError("step must be positive")
     n = int((end - start) / step) + 1 if end >= start else 0
@@ -314,9 +313,8 @@ def fatigue_curve(
     before = doses.filter(pl.col("time_utc") <= start)
     inside = doses.filter((pl.col("time_utc") > start) & (pl.col("time_utc") <= end))
     base = fatigue_at(before, start, cfg) if before.height else dict.fromkeys(REGIONS, 0.0)
-    at_h = np.array(
-        [(x - start).total_seconds() / 3600.0 for x in inside["time_utc"].to_list()], dtype=float
-    )
+    since_start = (pl.col("time_utc") - pl.lit(start, dtype=UTC_TS)).dt.total_microseconds()
+    at_h = inside.select(since_start.cast(pl.Float64) / 3.6e9).to_series().to_numpy()
     age = grid_h[:, None] - at_h[None, :]  # hours since each dose, per grid point
     frames = []
     for r in REGIONS:
@@ -339,7 +337,7 @@ def region_ready_at(
     """Per region, the instant it falls to the threshold given the doses up to ``as_of`` (None:
     at or below it already). Analytic: level(t) = L x exp(-(t - as_of)/tau)."""
     cfg = settings or FatigueSettings()
-    as_of = _utc(as_of, "as_of")
+    as_of = utc_instant(as_of, "as_of")
     out: dict[Region, datetime | None] = {}
     for r, level in fatigue_at(doses, as_of, cfg).items():
         if level <= cfg.threshold:
@@ -356,59 +354,3 @@ def legs_ready_at(
     None when the legs are ready at ``as_of`` already."""
     times = [t for t in region_ready_at(doses, as_of, settings).values() if t is not None]
     return max(times) if times else None
-
-
-@dataclass(frozen=True)
-class FatigueFlag:
-    """A run flagged under ``recovery.model = "fatigue"``, with the numbers behind it."""
-
-    run_start_utc: datetime
-    severity: Severity
-    level: float  # the highest region's fatigue at the run's start
-    limiting_region: Region
-    levels: dict[Region, float]
-    threshold: float
-    hours_since_last_dose: float
-    ready_at_utc: datetime | None  # when the legs were/are ready, given the doses before the run
-    evidence: tuple[str, ...]
-
-
-def fatigue_flag(
-    doses: pl.DataFrame,
-    run_start: datetime,
-    run_intensity: str | None,
-    settings: FatigueSettings | None = None,
-) -> FatigueFlag | None:
-    """Flag a run by the leg fatigue at its start, or None when every region is at or below the
-    threshold. Severity bands (same names as pipeline.recovery): a 'hard' run is an ``alert`` at
-    or above ``alert_level`` or within ``same_day_hours`` of the last dosing set, else a
-    ``warning``; any other intensity (easy, moderate, unknown) is ``info``, as in the rules."""
-    cfg = settings or FatigueSettings()
-    t = _utc(run_start, "run_start")
-    levels = fatigue_at(doses, t, cfg)
-    limiting = max(REGIONS, key=lambda r: (levels[r], -REGIONS.index(r)))
-    level = levels[limiting]
-    if level <= cfg.threshold:
-        return None
-    dose_cols = [f"dose_{r.value}" for r in REGIONS]
-    dosing = doses.filter((pl.col("time_utc") <= t) & (pl.sum_horizontal(dose_cols) > 0))
-    last = dosing["time_utc"].max()
-    since = (t - last).total_seconds() / 3600.0 if isinstance(last, datetime) else math.inf
-    severity: Severity
-    evidence: tuple[str, ...]
-    if run_intensity == "hard":
-        severity = "alert" if level >= cfg.alert_level or since < cfg.same_day_hours else "warning"
-        evidence = ("S1", "S2", "S3") if severity == "alert" else ("S2", "S3", "S11")
-    else:
-        severity, evidence = "info", ("S3",)
-    return FatigueFlag(
-        run_start_utc=t,
-        severity=severity,
-        level=level,
-        limiting_region=limiting,
-        levels=levels,
-        threshold=cfg.threshold,
-        hours_since_last_dose=since,
-        ready_at_utc=legs_ready_at(doses, t, cfg),
-        evidence=evidence,
-    )

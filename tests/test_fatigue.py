@@ -16,7 +16,6 @@ from pipeline.fatigue import (
     FatigueSettings,
     fatigue_at,
     fatigue_curve,
-    fatigue_flag,
     intensity_at,
     legs_ready_at,
     one_rm,
@@ -24,6 +23,7 @@ from pipeline.fatigue import (
     reps_possible,
     set_doses,
 )
+from pipeline.fatigue_flags import fatigue_flag
 from pipeline.fatigue_regions import (
     CATEGORY_DEFAULTS,
     EXERCISE_REGIONS,
