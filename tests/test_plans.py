@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.config import IntensitySettings
 from pipeline.metrics import HrProfile
@@ -24,7 +26,7 @@ from pipeline.plans_fit import (
     plans_from_schedule,
     workout_ref,
 )
-from pipeline.plans_ics import read_ics
+from pipeline.plans_ics import read_ics, read_ics_report
 from pipeline.plans_text import classify_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -360,3 +362,36 @@ def test_plans_from_schedule() -> None:
     assert all(p.source == PlanSource.FIT_SCHEDULE and p.feed == "fit_schedule" for p in plans)
     again = plans_from_schedule(msgs, {ref: hard}, BERLIN, athlete_id="ana", all_day_hour=7)
     assert [p.plan_key for p in plans] == [p.plan_key for p in again]
+
+
+def test_a_broken_event_is_named_never_dropped_unseen() -> None:
+    broken = "UID:bad-1\nDTSTART:2026-10-26 7am\nSUMMARY:Tempo"
+    data = ics(EVENTS[0], broken)
+    with pytest.raises(PlanFileError, match=r"'bad-1' cannot be read.*fix or delete"):
+        read_ics(data, BERLIN)
+    report = read_ics_report(data, BERLIN)
+    assert [p.title for p in report.plans] == ["Leg day"]
+    assert len(report.skipped) == 1 and "bad-1" in report.skipped[0]
+    assert [p.title for p in read_ics(data, BERLIN, strict=False)] == ["Leg day"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cuts=st.lists(
+        st.tuples(st.integers(0, 2000), st.integers(0, 12), st.sampled_from(["", "T", ":", ";",
+                  "Z", "\r\n", "=", "99", "VALUE=DATE:", "TZID=Europe/", "RRULE:FREQ="])),
+        min_size=1,
+        max_size=5,
+    )
+)  # fmt: skip
+def test_mangled_calendars_raise_only_plan_file_errors(cuts: list[tuple[int, int, str]]) -> None:
+    data = bytearray(ics(*EVENTS, EVENTS[0].replace("legs-1", "r") + "\nRRULE:FREQ=DAILY;COUNT=3"))
+    for pos, n, text in cuts:
+        at = pos % len(data)
+        data[at : at + n] = text.encode()
+    try:
+        plans = read_ics(bytes(data), BERLIN)
+    except PlanFileError as exc:
+        assert "\n" not in exc.message
+    else:
+        assert all(p.start_utc.tzinfo is not None for p in plans)
