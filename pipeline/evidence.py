@@ -221,8 +221,9 @@ def evidence(
     settings: EvidenceSettings | None = None,
 ) -> EvidenceReport:
     """Compare runs by hours since the last leg session. ``runs``: ``activity_id, start_utc``
-    (one athlete's runs); ``measures``: ``evidence_measures.run_measures`` output; ``legs``:
-    one athlete's leg sessions with ``end_utc``."""
+    (one athlete's runs); ``measures``: ``evidence_measures.run_measures`` over the laps of
+    those runs only (the usual easy pace is taken over what it is given); ``legs``: the
+    athlete's leg sessions with ``end_utc``."""
     cfg = settings or EvidenceSettings()
     missing = [c for c in MEASURES_SCHEMA if c not in measures.columns]
     if missing:
