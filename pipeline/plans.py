@@ -77,7 +77,9 @@ class PlannedWorkout:
     def __post_init__(self) -> None:
         if self.start_local.tzinfo is None or self.start_utc.tzinfo is None:
             raise ValueError("PlannedWorkout times must be tz-aware")
-        if self.start_local != self.start_utc:
+        # Timestamps, not ==: Python never calls an ambiguous local time (fold=1, the repeated
+        # hour) equal to an instant in another zone (PEP 495).
+        if self.start_local.timestamp() != self.start_utc.timestamp():
             raise ValueError("start_local and start_utc must be the same instant")
         if self.kind not in KINDS:
             raise ValueError(f"unknown kind {self.kind!r}; expected one of {', '.join(KINDS)}")

@@ -395,3 +395,14 @@ def test_mangled_calendars_raise_only_plan_file_errors(cuts: list[tuple[int, int
         assert "\n" not in exc.message
     else:
         assert all(p.start_utc.tzinfo is not None for p in plans)
+
+
+def test_the_repeated_hour_of_the_autumn_change() -> None:
+    # 02:30 happens twice in Berlin on 25 Oct 2026; a floating time takes the first (CEST).
+    first = manual_plan("a", datetime(2026, 10, 25, 2, 30), "run", BERLIN)
+    assert first.start_utc == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    # The second 02:30 (CET), given as an instant, is a valid plan too (fold=1 locally).
+    local, utc, _ = local_start(datetime(2026, 10, 25, 1, 30, tzinfo=UTC), BERLIN)
+    assert local.fold == 1 and local.hour == 2 and utc.hour == 1
+    second = manual_plan("a", datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "run", BERLIN)
+    assert second.start_utc - first.start_utc == timedelta(hours=1)
