@@ -24,6 +24,7 @@ bucket. A suggestion is data for the person to read; nothing here changes any se
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -148,8 +149,8 @@ def hours_since_legs(runs: pl.DataFrame, legs: pl.DataFrame) -> pl.DataFrame:
     ends = sorted(t for t in legs["end_utc"].to_list() if t is not None)
     hours: list[float | None] = []
     for start in runs["start_utc"].to_list():
-        before = [e for e in ends if start is not None and e <= start]
-        hours.append((start - before[-1]).total_seconds() / 3600.0 if before else None)
+        i = bisect_right(ends, start) if start is not None else 0
+        hours.append((start - ends[i - 1]).total_seconds() / 3600.0 if i else None)
     out = runs.with_columns(pl.Series("hours_since_legs", hours, dtype=pl.Float64()))
     return out.with_columns(
         pl.when(pl.col("hours_since_legs") < 24)

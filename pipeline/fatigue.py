@@ -225,8 +225,7 @@ def set_doses(
     out: list[dict[str, object]] = []
     for row, (weights, via) in zip(rows, resolved, strict=True):
         aid = str(row["activity_id"])
-        exercise = row.get("exercise_name") or row.get("category") or "unknown"
-        exercise = str(exercise) if exercise != "unknown" or via != "session" else "unknown"
+        exercise = str(row.get("exercise_name") or row.get("category") or "unknown")
         reps = _reps(row, cfg)
         w = row.get("weight_kg")
         weight = float(w) if isinstance(w, int | float) and w > 0 else None
