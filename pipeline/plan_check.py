@@ -69,6 +69,7 @@ class LegSession:
     title: str
     planned: bool
     end_utc: datetime
+    all_day: bool = False  # a planned all-day event, placed at the default local hour
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,7 @@ def check_plans(
             title=leg_plan.title if leg_plan else str(titles.get(leg_id) or "leg session"),
             planned=leg_plan is not None,
             end_utc=flag["leg_end_utc"],
+            all_day=leg_plan is not None and leg_plan.all_day,
         )
         ready: datetime = flag["intense_ok_from_utc"]
         move_to = checker.earliest_clear(run, ready)
@@ -270,6 +272,9 @@ def _conflict(
 ) -> Conflict:
     hours = float(flag["hours_between"])
     status = "planned" if leg.planned else "done"
+    leg_when = f"{status}, ended {format_local(leg.end_utc, tz)}"
+    if leg.all_day:
+        leg_when = f"planned all day, taken as ending {format_local(leg.end_utc, tz)}"
     suggestion = f"move '{run.title}' to {format_local(move_to, tz)} or later"
     if swap is not None:
         suggestion += f", or swap it with '{swap.title}' planned {format_local(swap.start_utc, tz)}"
@@ -280,7 +285,7 @@ def _conflict(
         )
     message = (
         f"{run.title} (hard run, planned {when}) is {hours:.1f} h after the end of "
-        f"'{leg.title}' ({status}, ended {format_local(leg.end_utc, tz)}): {flag['severity']}, "
+        f"'{leg.title}' ({leg_when}): {flag['severity']}, "
         f"{flag['rule']} (under {float(flag['threshold_hours']):g} h; {flag['evidence']}). "
         f"Legs ready for intense running from {format_local(ready, tz)}. "
         f"Suggestion: {suggestion}."

@@ -201,7 +201,8 @@ def test_ics_end_to_end_in_two_zones_and_removal(tz: ZoneInfo, hours: tuple[floa
     plans = read_ics(calendar(EV_LEGS, EV_HARD, EV_EASY, EV_HARD2), tz, athlete_id="ana")
     got = check_plans(plans, NONE, as_of, RULES, DAYS, tz)
     assert [c.hours_between for c in got] == list(hours)
-    assert all(c.run.intensity == "hard" and c.leg.planned for c in got)
+    assert all(c.run.intensity == "hard" and c.leg.planned and c.leg.all_day for c in got)
+    assert "planned all day, taken as ending Fri 30 Oct 13:00" in got[0].message
     assert got[0].severity == "alert"
     assert all(c.severity == "warning" for c in got[1:])
     # The leg day is removed from the calendar: the next read replaces the feed, no conflict.
