@@ -30,6 +30,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from typer import Abort
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from pipeline.config import Settings, load_settings
@@ -46,13 +48,16 @@ from pipeline.storage import store as st
 
 
 def hoist_global_options(
-    global_params: Sequence[Any], command_params: Sequence[Any] | None, args: list[str]
+    global_params: Sequence[Any],
+    command_params: Callable[[str], Sequence[Any] | None],
+    args: list[str],
 ) -> list[str]:
     """Move the app's own options found after the command name to before it.
 
     People type ``legday ingest PATH --db FILE``; Click only takes ``--db`` before the command.
     An option the command itself has (``report --athlete``) stays the command's. ``--`` ends
     the options, and the values of the command's own options are never taken for options.
+    ``command_params`` gives a command's parameters by name (None: no such command).
     """
 
     def table(params: Sequence[Any]) -> dict[str, bool]:
@@ -68,9 +73,10 @@ def hoist_global_options(
     while i < len(args) and args[i].startswith("-") and args[i] != "--":
         name, eq, _ = args[i].partition("=")
         i += 2 if globals_.get(name) and not eq else 1
-    if command_params is None or i >= len(args):
+    params = command_params(args[i]) if i < len(args) else None
+    if params is None:
         return args
-    own = table(command_params)
+    own = table(params)
     moved: list[str] = []
     kept: list[str] = []
     rest = args[i + 1 :]
@@ -94,16 +100,40 @@ def hoist_global_options(
 
 
 class _Legday(TyperGroup):
-    """The app's group: global options are taken after the command as well."""
+    """The app's group: global options are taken after the command as well, and a usage
+    mistake (unknown command or option, missing argument) is one line that says where help is.
+    """
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        command = None
-        for token in args:
-            if not token.startswith("-"):
-                command = self.get_command(ctx, token)
-                break
-        params = command.params if command is not None else None
+        def params(name: str) -> Sequence[Any] | None:
+            command = self.get_command(ctx, name)
+            return command.params if command is not None else None
+
         return super().parse_args(ctx, hoist_global_options(self.params, params, list(args)))
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except NoArgsIsHelpError as exc:
+            exc.show()  # `legday` alone: the help, as before
+            sys.exit(exc.exit_code)
+        except UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "legday"
+            err.print(
+                f"[red]error:[/red] {escape(exc.format_message())} (see `{escape(where)} --help`)",
+                highlight=False,
+            )
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except Abort:
+            err.print("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 app = typer.Typer(
@@ -467,4 +497,4 @@ def _register_commands() -> None:
 _register_commands()
 
 if __name__ == "__main__":
-    app()
+    app(prog_name="legday")  # `python -m pipeline.cli` is legday too, in usage and errors

@@ -204,19 +204,44 @@ def test_hoisting_keeps_the_commands_own_options() -> None:
 
     group = get_command(app)
     assert isinstance(group, _Legday)
-    report = group.commands["report"].params
-    ingest = group.commands["ingest"].params
+
+    def params(name: str) -> list[object] | None:
+        return group.commands[name].params if name in group.commands else None
+
     hoisted = hoist_global_options(
-        group.params, ingest, ["ingest", "p", "--db", "x", "--athlete=a"]
+        group.params, params, ["ingest", "p", "--db", "x", "--athlete=a"]
     )
     assert hoisted == ["--db", "x", "--athlete=a", "ingest", "p"]
+    # a leading global option's value is not taken for the command
+    lead = ["--db", "status", "status", "--config", "c.toml"]
+    assert hoist_global_options(group.params, params, lead) == [
+        "--db", "status", "--config", "c.toml", "status"
+    ]  # fmt: skip
     # report has its own --athlete; the value of a command option is never taken for an option
     same = ["report", "--athlete", "kim", "--out", "--db", "--db", "y"]
-    assert hoist_global_options(group.params, report, same) == [
+    assert hoist_global_options(group.params, params, same) == [
         "--db", "y", "report", "--athlete", "kim", "--out", "--db"
     ]  # fmt: skip
     after_dashes = ["ingest", "--", "--db"]
-    assert hoist_global_options(group.params, ingest, after_dashes) == after_dashes
+    assert hoist_global_options(group.params, params, after_dashes) == after_dashes
+    unknown = ["ingets", "--db", "x"]
+    assert hoist_global_options(group.params, params, unknown) == unknown
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["ingets", "x"], "error: No such command 'ingets'. Did you mean 'ingest'? (see `legday --help`)"),
+        (["status", "--bogus"], "error: No such option: --bogus (see `legday status --help`)"),
+        (["ingest"], "error: Missing argument 'paths'. (see `legday ingest --help`)"),
+    ],
+)  # fmt: skip
+def test_usage_mistakes_are_one_line_saying_where_help_is(
+    tmp_path: Path, args: list[str], line: str
+) -> None:
+    res = run(*args, cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [line]
 
 
 def test_a_query_on_a_missing_table_names_legdays_relations(workdir: Path) -> None:
