@@ -194,7 +194,7 @@ def _fail(exc: LegdayError) -> None:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="FIT files and folders (recursive)")],
-    workers: Annotated[int, typer.Option(help="parser processes (default: all cores)")] = 0,
+    workers: Annotated[int, typer.Option(min=0, help="parser processes (default: all cores)")] = 0,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
     """Store FIT files (and folders of them) in the DuckDB store.
