@@ -406,3 +406,39 @@ def test_the_repeated_hour_of_the_autumn_change() -> None:
     assert local.fold == 1 and local.hour == 2 and utc.hour == 1
     second = manual_plan("a", datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "run", BERLIN)
     assert second.start_utc - first.start_utc == timedelta(hours=1)
+
+
+def test_workout_steps_exactly_as_fitparse_decodes_garmin_encoder_output() -> None:
+    """Dicts copied from fitparse 1.2.0 ``get_values()`` of files written with garmin_fit_sdk
+    21.218's Encoder (``custom_target_value_low=270``, ``intensity='interval'``): the offset is
+    left on, ``interval``/``recovery`` come back as 5/4."""
+    steps = [
+        {"message_index": 0, "wkt_step_name": "Warm up", "duration_type": "time",
+         "duration_time": 600.0, "target_type": "open", "target_value": 0, "intensity": "warmup"},
+        {"message_index": 1, "duration_type": "distance", "duration_distance": 800.0,
+         "target_type": "heart_rate", "target_hr_zone": 0, "custom_target_heart_rate_low": 270,
+         "custom_target_heart_rate_high": 280, "intensity": 5},
+        {"message_index": 2, "duration_type": "time", "duration_time": 120.0,
+         "target_type": "open", "target_value": 0, "intensity": 4},
+        {"message_index": 3, "duration_type": "repeat_until_steps_cmplt", "duration_step": 1,
+         "repeat_steps": 6},
+        {"message_index": 4, "duration_type": "time", "duration_time": 600.0,
+         "target_type": "open", "target_value": 0, "intensity": "cooldown"},
+    ]  # fmt: skip
+    workout = {"wkt_name": "6x800", "sport": "running", "sub_sport": "generic",
+               "num_valid_steps": 5, "capabilities": "tcx"}  # fmt: skip
+    d = plan_from_workout(workout, steps, PlanZones(PROFILE))
+    assert (d.kind, d.intensity) == ("run", "hard") and "6 × 170-180 bpm" in d.reason
+    easy = [{"message_index": 0, "duration_type": "time", "duration_time": 2700.0,
+             "target_type": "heart_rate", "target_hr_zone": 2, "intensity": "active"}]  # fmt: skip
+    assert plan_from_workout({"wkt_name": "Easy", "sport": "running"}, easy, ZONES).intensity == (
+        "easy"
+    )
+    file_id = {"type": "workout", "manufacturer": "garmin", "garmin_product": "connect",
+               "serial_number": 4242, "time_created": datetime(2026, 10, 1, 8, 0)}  # fmt: skip
+    schedule = {"manufacturer": "garmin", "garmin_product": "connect", "serial_number": 4242,
+                "time_created": datetime(2026, 10, 1, 8, 0), "completed": False,
+                "type": "workout", "scheduled_time": datetime(2026, 10, 26, 0, 0)}  # fmt: skip
+    [plan] = plans_from_schedule([schedule], {workout_ref(file_id): d}, NEW_YORK)
+    assert plan.all_day and plan.start_local == datetime(2026, 10, 26, 12, tzinfo=NEW_YORK)
+    assert plan.is_hard_run and plan.title == "6x800"
