@@ -1,8 +1,9 @@
 """The two deployments of legday, defined once for ``legday serve`` and for ``prefect.yaml``.
 
-- ``ingest-inbox``: started by the ``legday.fit.ready`` event the watcher emits for each ready
-  file (a deployment trigger passes the file's path); one run at a time (concurrency 1), so there
-  is one DuckDB writer.
+- ``ingest-inbox``: a run is requested by the watcher when files are ready and no run is pending
+  (``flows.service.request_ingest_run``: no trigger, so a burst of files is one run, not one per
+  file); it takes every ready file; one run at a time (concurrency 1), so there is one DuckDB
+  writer.
 - ``nightly``: cron ``settings.nightly_cron`` (03:30 by default) in the default athlete's zone.
 
 ``runner_deployments`` builds them for ``prefect.serve``; ``prefect_yaml`` renders the same
@@ -20,11 +21,10 @@ from typing import Any
 
 import yaml
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
-from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
 from flows.common import resolve_settings
-from flows.inbox import EVENT_FILE_READY, RESOURCE_PREFIX, ingest_inbox_flow
+from flows.inbox import ingest_inbox_flow
 from flows.nightly import nightly_flow
 from pipeline.config import Settings
 
@@ -33,7 +33,10 @@ NIGHTLY = "nightly"
 WORK_POOL = "legday"
 TAGS = ["legday"]
 
-INGEST_DESCRIPTION = "Ingest a FIT file that landed in the inbox, then archive or quarantine it."
+INGEST_DESCRIPTION = (
+    "Ingest every ready file of the inbox, then archive or quarantine each one "
+    "(requested by the watcher; at most one run pending)."
+)
 NIGHTLY_DESCRIPTION = (
     "Sweep the inbox, refresh the analysis, rebuild yesterday's and today's reports "
     "and publish them as artifacts."
@@ -45,37 +48,12 @@ def nightly_schedule(settings: Settings) -> tuple[str, str]:
     return settings.nightly_cron, settings.athlete(settings.default_athlete).timezone
 
 
-def trigger_spec() -> dict[str, Any]:
-    """The ``ingest-inbox`` trigger as plain data (the YAML and the Python object share it)."""
-    return {
-        "name": "legday-fit-ready",
-        "description": "Run ingest-inbox for each FIT file the watcher found ready",
-        "enabled": True,
-        "match": {"prefect.resource.id": f"{RESOURCE_PREFIX}*"},
-        "expect": [EVENT_FILE_READY],
-        "parameters": {"path": "{{ event.payload.path }}"},
-    }
-
-
-def ingest_trigger() -> DeploymentEventTrigger:
-    spec = trigger_spec()
-    return DeploymentEventTrigger(
-        name=spec["name"],
-        description=spec["description"],
-        enabled=spec["enabled"],
-        match=spec["match"],
-        expect=set(spec["expect"]),
-        parameters=spec["parameters"],
-    )
-
-
 def runner_deployments(settings: Settings, *, parameters: dict[str, Any]) -> list[RunnerDeployment]:
     """Both deployments for ``prefect.serve``; ``parameters`` (inbox, config, db) go to both."""
     cron, tz = nightly_schedule(settings)
     ingest = ingest_inbox_flow.to_deployment(
         name=INGEST_INBOX,
         description=INGEST_DESCRIPTION,
-        triggers=[ingest_trigger()],
         concurrency_limit=1,
         parameters=parameters,
         tags=TAGS,
@@ -114,7 +92,6 @@ def prefect_yaml(settings: Settings) -> dict[str, Any]:
                 "parameters": {},
                 "concurrency_limit": 1,
                 "work_pool": {"name": WORK_POOL},
-                "triggers": [{"type": "event", **trigger_spec()}],
             },
             {
                 "name": NIGHTLY,
@@ -138,6 +115,7 @@ HEADER = """\
 #   prefect work-pool create legday --type process
 #   prefect deploy --all
 #   LEGDAY_CONFIG=... LEGDAY_INBOX=... prefect worker start --pool legday
+#   legday watch INBOX --via-prefect    # requests ingest-inbox runs (one pending at a time)
 """
 
 

@@ -1,48 +1,32 @@
-"""The ``ingest-inbox`` flow and the event that starts it.
+"""The ``ingest-inbox`` flow: take every ready file of the inbox, ingest it, file it away.
 
-The watcher emits ``legday.fit.ready`` (``emit_file_ready``) for each file that became ready;
-the ``ingest-inbox`` deployment's trigger turns the event into a run with the file's path. A run
-ingests that file and, with ``sweep`` on, every other file of the inbox that is ready by age,
-so a burst of files is mostly taken by its first run and the later runs find nothing left to
-do. Only paths inside the configured inbox are accepted: the event payload never decides which
-folder is emptied.
+Runs are requested by the watcher (``flows.service.request_ingest_run``): at most one is pending
+at any time, and a run takes everything ready when it starts, so a burst of files is one run.
+When it has looked at the inbox, the run renames itself after the files it took
+(``inbox: 3 files (a.fit …)``), logs one line per file and publishes a Markdown artifact
+``inbox-files`` (file → status, reason, where it is now): the Prefect UI answers "what happened
+to my file?". Only paths inside the configured inbox are accepted.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.events import emit_event
+from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
+from flows.service import describe_files
 from pipeline.config import Settings
 from pipeline.errors import InboxError
 from pipeline.inbox import InboxFile, classify_path, ingest_and_file, sweep_inbox
 
-EVENT_FILE_READY = "legday.fit.ready"
-RESOURCE_PREFIX = "legday.inbox.file."
-
-
-def resource_id(path: Path) -> str:
-    return RESOURCE_PREFIX + hashlib.sha256(str(path).encode()).hexdigest()[:16]
-
-
-def emit_file_ready(files: list[InboxFile], inbox: Path) -> None:
-    """Tell Prefect that files are ready (one event each; the trigger starts the runs)."""
-    for f in files:
-        emit_event(
-            event=EVENT_FILE_READY,
-            resource={
-                "prefect.resource.id": resource_id(f.path),
-                "prefect.resource.name": f.path.name,
-            },
-            payload={"path": str(f.path), "athlete": f.athlete_id, "inbox": str(inbox)},
-        )
+ARTIFACT_KEY = "inbox-files"
 
 
 def resolve_inbox(inbox: str | None) -> Path:
@@ -61,17 +45,11 @@ def ingest_and_file_task(settings: Settings, files: list[InboxFile], label: str)
     return ingest_and_file(settings, files, now=now_utc(), workers=1).as_dict()
 
 
-def describe(files: list[InboxFile]) -> str:
-    if len(files) == 1:
-        return files[0].path.name
-    return f"{len(files)} files ({files[0].path.name} …)"
-
-
 def ingest_inbox_files(settings: Settings, files: list[InboxFile], log: Any) -> dict[str, Any]:
     """Run the ingest and refresh tasks for ``files`` inside a flow; log what needs a look."""
     if not files:
         return {"counts": {}, "files": []}
-    result = ingest_and_file_task(settings, files, describe(files))
+    result = ingest_and_file_task(settings, files, describe_files(files))
     for f in result["files"]:
         if f["status"] in ("partial", "quarantined"):
             log.warning("%s: %s (%s) %s", f["file"], f["status"], f["reason_code"], f["message"])
@@ -83,12 +61,46 @@ def ingest_inbox_files(settings: Settings, files: list[InboxFile], log: Any) -> 
     return result
 
 
-def _run_name() -> str:
-    path = flow_run.parameters.get("path")
-    return f"inbox: {Path(path).name}" if path else "inbox: sweep"
+def _where(destination: str | None, error: str | None, data_dir: Path) -> str:
+    if destination is None:
+        return f"still in the inbox ({error})" if error else "still in the inbox"
+    path = Path(destination)
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(data_dir))
+    return str(path)
 
 
-@flow(name="ingest-inbox", flow_run_name=_run_name, log_prints=False)
+def files_table(result: dict[str, Any], data_dir: Path) -> str:
+    """Markdown: one row per file, its status, the reason and where it is now."""
+    rows = [
+        "| file | athlete | status | reason | now at |",
+        "|---|---|---|---|---|",
+    ]
+    for f in result["files"]:
+        reason = f"{f['reason_code']}: {f['message']}" if f["reason_code"] else ""
+        cells = [
+            f["file"],
+            f["athlete"],
+            f["status"],
+            reason,
+            _where(f["destination"], f["error"], data_dir),
+        ]
+        rows.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def _rename_run(name: str) -> None:
+    """Name the current run after the files it took (best effort: the UI only)."""
+    run_id = flow_run.get_id()
+    if not run_id:
+        return
+    from prefect.client.orchestration import get_client
+
+    with contextlib.suppress(Exception), get_client(sync_client=True) as client:
+        client.update_flow_run(run_id, name=name)
+
+
+@flow(name="ingest-inbox", log_prints=False)
 def ingest_inbox_flow(
     path: str | None = None,
     inbox: str | None = None,
@@ -98,7 +110,7 @@ def ingest_inbox_flow(
     settle_s: float = 2.0,
     stalled_s: float = 120.0,
 ) -> dict[str, Any]:
-    """Ingest a file that landed in the inbox (and any other ready one), then file them away."""
+    """Ingest every ready file of the inbox (and ``path`` if given), then file them away."""
     log = get_run_logger()
     settings = resolve_settings(config, db)
     root = resolve_inbox(inbox)
@@ -113,14 +125,28 @@ def ingest_inbox_flow(
                 files.append(verdict)
             else:
                 log.warning("left alone: %s (%s)", p, verdict.message)
-        else:
-            log.info("%s is no longer in the inbox (already taken by an earlier run)", p.name)
     if sweep:
         ready, _skipped = sweep_inbox(
             root, settings, now=now_utc(), settle_s=settle_s, stalled_s=stalled_s
         )
         seen = {f.path for f in files}
         files += [f for f in ready if f.path not in seen]
+    _rename_run(f"inbox: {describe_files(files)}")
+    log.info("took %d file(s): %s", len(files), ", ".join(f.path.name for f in files) or "-")
     result = ingest_inbox_files(settings, files, log)
+    for f in result["files"]:
+        log.info(
+            "%s: %s → %s",
+            f["file"],
+            f["status"],
+            _where(f["destination"], f["error"], settings.data_dir),
+        )
+    if files:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        create_markdown_artifact(
+            key=ARTIFACT_KEY,
+            markdown=f"## Inbox files taken {stamp}\n\n{files_table(result, settings.data_dir)}\n",
+            description=f"What became of each file this run took ({describe_files(files)})",
+        )
     log.info("inbox: %s", result["counts"] or "nothing to do")
     return result

@@ -8,8 +8,11 @@ environment that points Prefect at the right server and folder is set.
 - ``legday watch INBOX``: the watcher alone. Without ``--via-prefect`` it ingests ready files
   itself (one batch per group of files that became ready together), then archives them.
 - ``legday serve --inbox DIR``: a local Prefect server on 127.0.0.1 (unless ``PREFECT_API_URL``
-  is set), the ``ingest-inbox`` and ``nightly`` deployments served, and the watcher emitting
-  ``legday.fit.ready`` events. Ctrl-C (or SIGTERM) stops watcher, runner and server, in order.
+  is set), the ``ingest-inbox`` and ``nightly`` deployments served, and the watcher requesting an
+  ``ingest-inbox`` run when files are ready and none is pending (``flows.service``). At start,
+  runs orphaned by a killed ``serve`` are crashed (their slot freed) before the runner starts.
+  Ctrl-C (or SIGTERM) stops watcher, runner and server, in order.
+- ``legday serve --install-unit``: writes a systemd user unit that runs the same ``serve`` on boot.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -135,14 +138,28 @@ def direct_handler(cfg: Settings, workers: int) -> Handler:
     return handle
 
 
-def event_handler(inbox: Path) -> Handler:
-    """Emit ``legday.fit.ready`` per file; the ``ingest-inbox`` deployment does the rest."""
-    from flows.inbox import emit_file_ready
+def run_request_handler(wake: Callable[[], None] | None = None) -> Handler:
+    """Request an ``ingest-inbox`` run for ready files unless one is pending (it takes them).
+
+    ``wake`` asks the runner to look for the new run at once instead of at its next poll.
+    """
+    from prefect.client.orchestration import get_client
+
+    from flows.service import describe_files, request_ingest_run
+
+    async def request(batch: list[InboxFile]) -> Any:
+        async with get_client() as client:
+            return await request_ingest_run(client, batch)
 
     def handle(batch: list[InboxFile]) -> None:
-        emit_file_ready(batch, inbox)
-        for f in batch:
-            err.print(f"ready: {f.path.name} (athlete {f.athlete_id}) → event legday.fit.ready")
+        req = asyncio.run(request(batch))
+        what = describe_files(batch)
+        if req.created:
+            err.print(f"ready: {what} → new flow run {req.run_name!r}")
+            if wake is not None:
+                wake()
+        else:
+            err.print(f"ready: {what} → taken by the pending flow run {req.run_name!r}")
 
     return handle
 
@@ -173,7 +190,7 @@ def watch(
     via_prefect: Annotated[
         bool,
         typer.Option(
-            help="emit legday.fit.ready events for the ingest-inbox deployment instead of ingesting here"
+            help="request ingest-inbox flow runs (one pending at a time) instead of ingesting here"
         ),
     ] = False,
     workers: Annotated[int, typer.Option(help="parser processes per batch")] = 1,
@@ -192,7 +209,7 @@ def watch(
                 raise InboxError(
                     "--via-prefect needs a Prefect server: set PREFECT_API_URL (or use legday serve)"
                 )
-            handler = event_handler(folder)
+            handler = run_request_handler()
         else:
             handler = direct_handler(cfg, max(1, workers))
         _setup_logging()
@@ -250,7 +267,22 @@ class LocalServer:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        return {"PREFECT_HOME": str(self.home), **QUIET_SERVER_ENV}
+        return {
+            "PREFECT_HOME": str(self.home),
+            **QUIET_SERVER_ENV,
+            # The UI asks /ui-settings where the API is; without these it answers port 4200
+            # whatever port the server listens on.
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(self.port),
+            "PREFECT_UI_API_URL": self.api_url,
+            # Concurrency leases on disk: a slot taken before the server was killed is
+            # released by the server's repossessor when its lease expires after a restart.
+            "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": (
+                "prefect.server.concurrency.lease_storage.filesystem"
+            ),
+            # A run that found the slot taken is retried in 2 s, not 30 s.
+            "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
+        }
 
     def start(self, timeout_s: float = 90.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -308,10 +340,16 @@ def _flush_events() -> None:
 class RunnerThread(threading.Thread):
     """Prefect's Runner on its own event loop, so the main thread keeps the signals."""
 
-    def __init__(self, deployments: list[Any], limit: int) -> None:
+    def __init__(
+        self,
+        deployments: list[Any],
+        limit: int,
+        before_start: Callable[[], Any] | None = None,
+    ) -> None:
         super().__init__(name="legday-runner", daemon=True)
         self.deployments = deployments
         self.limit = limit
+        self.before_start = before_start
         self.loop: asyncio.AbstractEventLoop | None = None
         self.runner: Any = None
         self.ready = threading.Event()
@@ -327,12 +365,25 @@ class RunnerThread(threading.Thread):
     async def _main(self) -> None:
         from prefect.runner import Runner
 
+        from flows.service import HEARTBEAT_S
+
         self.loop = asyncio.get_running_loop()
-        self.runner = Runner(name="legday", pause_on_shutdown=False, limit=self.limit)
+        self.runner = Runner(
+            name="legday", pause_on_shutdown=False, limit=self.limit, heartbeat_seconds=HEARTBEAT_S
+        )
         for d in self.deployments:
             await self.runner.aadd_deployment(d)
+        if self.before_start is not None:
+            await self.before_start()
         self.ready.set()
         await self.runner.start()
+
+    def wake(self) -> None:
+        """Look for scheduled runs now instead of at the next poll (a run was just requested)."""
+        poll = getattr(self.runner, "_get_and_submit_flow_runs", None)
+        if self.loop is None or poll is None or not self.runner.started:
+            return  # the regular poll finds it
+        asyncio.run_coroutine_threadsafe(poll(), self.loop)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         if self.loop is not None and self.runner is not None and self.runner.started:
@@ -340,6 +391,76 @@ class RunnerThread(threading.Thread):
             with contextlib.suppress(Exception):
                 fut.result(timeout=timeout_s)
         self.join(timeout=timeout_s)
+
+
+#: Seconds between the runner's polls for scheduled runs (Prefect's default is 10). The watcher
+#: wakes the runner when it requests a run, so this only bounds retries and the nightly run.
+RUNNER_POLL_S = "2"
+
+
+async def _reconcile() -> None:
+    """Before the runner serves: crash orphaned runs, cancel surplus ones, set up zombie detection."""
+    from prefect.client.orchestration import get_client
+
+    from flows.service import end_orphaned_runs, ensure_zombie_automation
+
+    async with get_client() as client:
+        done = await end_orphaned_runs(client)
+        for name in done.crashed:
+            err.print(f"[yellow]crashed flow run {name!r}: its runner had stopped[/yellow]")
+        if done.killed_pids:
+            err.print(f"stopped orphaned flow-run processes {done.killed_pids}")
+        if done.cancelled:
+            err.print(f"cancelled {len(done.cancelled)} surplus scheduled ingest run(s)")
+        try:
+            await ensure_zombie_automation(client)
+        except Exception as exc:  # zombie detection is a second line; serve works without it
+            err.print(f"[yellow]zombie-detection automation not created: {exc}[/yellow]")
+
+
+def unit_text(argv: list[str], env: dict[str, str], workdir: Path) -> str:
+    """A systemd user unit that runs ``argv`` (a ``legday serve`` command line) on boot."""
+    import shlex
+
+    lines = [
+        "[Unit]",
+        "Description=legday serve: FIT inbox watcher, Prefect server and flows",
+        "After=network.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"WorkingDirectory={workdir}",
+        *(f"Environment={shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())),
+        "ExecStart=" + " ".join(shlex.quote(a) for a in argv),
+        # SIGTERM is a clean stop (watcher, runner, server); restart after any crash.
+        "KillSignal=SIGTERM",
+        "TimeoutStopSec=60",
+        "Restart=always",
+        "RestartSec=5",
+        "",
+        "[Install]",
+        "WantedBy=default.target",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def default_unit_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "systemd" / "user" / "legday.service"
+
+
+def install_unit(cfg: Settings, folder: Path, unit_path: Path, extra: list[str]) -> Path:
+    """Write the unit for ``serve`` with this config, inbox and store; return its path."""
+    legday = Path(sys.executable).with_name("legday")
+    argv = [str(legday)] if legday.exists() else [sys.executable, "-m", "pipeline.cli"]
+    if cfg.config_file is not None:
+        argv += ["--config", str(Path(cfg.config_file).absolute())]
+    argv += ["--db", str(cfg.db_path.absolute()), "serve", "--inbox", str(folder), *extra]
+    env = {k: v for k, v in os.environ.items() if k.startswith("LEGDAY_") or k == "PREFECT_API_URL"}
+    unit_path.parent.mkdir(parents=True, exist_ok=True)
+    unit_path.write_text(unit_text(argv, env, Path.cwd()), encoding="utf-8")
+    return unit_path
 
 
 def serve(
@@ -353,6 +474,19 @@ def serve(
     limit: Annotated[
         int, typer.Option(help="flow runs at the same time (ingest is always one)")
     ] = 2,
+    install_unit_: Annotated[
+        bool,
+        typer.Option(
+            "--install-unit",
+            help="write a systemd user unit that runs this serve on boot, print how to enable it",
+        ),
+    ] = False,
+    unit_path: Annotated[
+        Path | None,
+        typer.Option(
+            help="where --install-unit writes (default ~/.config/systemd/user/legday.service)"
+        ),
+    ] = None,
 ) -> None:
     """Run everything on this machine: Prefect server, the two deployments, and the watcher.
 
@@ -360,6 +494,28 @@ def serve(
     its database in <data_dir>/prefect. Example: legday serve --inbox ~/Garmin/inbox
     """
     from pipeline.cli import _fail
+
+    if install_unit_:
+        try:
+            cfg = _settings()
+            folder = check_inbox(inbox)
+            extra = [f"--settle={settle}", f"--stalled={stalled}", f"--limit={limit}"]
+            if port:
+                extra.append(f"--port={port}")
+            if force_polling:
+                extra.append("--force-polling")
+            written = install_unit(cfg, folder, unit_path or default_unit_path(), extra)
+        except LegdayError as exc:
+            _fail(exc)
+            return
+        console.print(f"wrote {written}\nenable it with:\n")
+        console.print(
+            "  systemctl --user daemon-reload && systemctl --user enable --now legday\n"
+            "  loginctl enable-linger $USER   # start at boot, before you log in\n"
+            "  journalctl --user -u legday -f  # its log",
+            highlight=False,
+        )
+        return
 
     server: LocalServer | None = None
     runner: RunnerThread | None = None
@@ -380,14 +536,22 @@ def serve(
                 # Before prefect is imported: its settings are read from the environment.
                 os.environ.update(server.env())
                 os.environ["PREFECT_API_URL"] = server.api_url
+            os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", RUNNER_POLL_S)
             if stop.is_set():
                 return
             from flows.deployments import runner_deployments
 
-            params: dict[str, Any] = {"inbox": str(folder), "db": str(cfg.db_path.absolute())}
+            params: dict[str, Any] = {
+                "inbox": str(folder),
+                "db": str(cfg.db_path.absolute()),
+                "settle_s": settle,
+                "stalled_s": stalled,
+            }
             if cfg.config_file is not None:
                 params["config"] = str(Path(cfg.config_file).absolute())
-            runner = RunnerThread(runner_deployments(cfg, parameters=params), limit)
+            runner = RunnerThread(
+                runner_deployments(cfg, parameters=params), limit, before_start=_reconcile
+            )
             runner.start()
             runner.ready.wait(timeout=120)
             if runner.error is not None:
@@ -395,9 +559,11 @@ def serve(
             watcher = InboxWatcher(
                 folder,
                 cfg,
-                event_handler(folder),
+                run_request_handler(runner.wake),
                 clock=time.monotonic,
-                options=_watch_options(settle, stalled, force_polling),
+                options=WatchOptions(
+                    settle_s=settle, stalled_s=stalled, retry_s=60.0, force_polling=force_polling
+                ),
             )
             watcher_thread = threading.Thread(
                 target=watcher.run, args=(stop,), name="legday-watcher", daemon=True
