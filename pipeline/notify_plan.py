@@ -111,7 +111,13 @@ def compose(
         for s in sorted(counts, key=lambda s: -SEVERITY_RANK.get(s, 0))
     ]
     planned = sum(isinstance(f, Conflict) for f in findings)
-    what = "coming up" if planned == len(findings) else "legs"
+    what = (
+        "coming up"
+        if planned == len(findings)
+        else "after leg day"
+        if planned == 0
+        else "coming up and after leg day"
+    )
     who = f" ({athlete})" if athlete else ""
     title = f"legday{who}: {', '.join(parts)} — {what}"
     body = "\n".join(_line(f, tz) for _, f in ordered)

@@ -201,7 +201,22 @@ def check_plans(
     as_of = as_of.astimezone(UTC)
     last_day = _local_date(as_of, tz) + timedelta(days=horizon_days + 1)
     window_end = datetime.combine(last_day, time(0), tzinfo=tz).astimezone(UTC)
-    completed = _completed(sessions)
+    # Only what can still decide a flag: the longest window before now, and the unaccustomed
+    # test's span before that (the lookback the daily refresh uses), plus the latest session
+    # before it, so that a long layoff still reads as one (any earlier session is evidence).
+    longest = max(
+        settings.same_day_hours,
+        settings.alert_hours,
+        settings.warning_hours,
+        settings.heavy_warning_hours,
+        settings.info_hours,
+    )
+    since = as_of - timedelta(hours=longest) - timedelta(days=unaccustomed_days + 1)
+    every = _completed(sessions)
+    ended = pl.col("end_utc").fill_null(pl.col("start_utc"))
+    completed = pl.concat(
+        [every.filter(ended < since).sort("start_utc").tail(1), every.filter(ended >= since)]
+    )
     done_leg_days = {
         _local_date(ts, tz)
         for ts in completed.filter(pl.col("kind") == "leg_strength")["start_utc"].to_list()

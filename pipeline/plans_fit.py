@@ -420,8 +420,15 @@ def _find(
 ) -> WorkoutDecision | None:
     if ref in workouts:
         return workouts[ref]
-    same_serial = [w for (s, _), w in workouts.items() if s is not None and s == ref[0]]
-    return same_serial[0] if len(same_serial) == 1 else None
+    # A writer that leaves one of the two out: a unique match on the other. Both present and
+    # no exact match means the workout file has not been read (never a guess by serial alone).
+    if ref[1] is None:
+        same = [w for (s, _), w in workouts.items() if s is not None and s == ref[0]]
+    elif ref[0] is None:
+        same = [w for (_, t), w in workouts.items() if t is not None and t == ref[1]]
+    else:
+        return None
+    return same[0] if len(same) == 1 else None
 
 
 def plans_from_schedule(

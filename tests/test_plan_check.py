@@ -127,6 +127,24 @@ def test_heavy_and_planned_leg_sessions_count() -> None:
     assert c.legs_ready_utc == mon_legs.end_utc + timedelta(hours=48)
 
 
+def test_a_layoff_before_a_planned_leg_day_makes_it_unaccustomed() -> None:
+    """The 72 h window after an unaccustomed leg session holds for planned ones too, however old
+    the evidence of the layoff (the check trims old history but keeps the last session)."""
+    as_of = datetime(2026, 10, 24, 18, 0, tzinfo=UTC)
+    plan_legs = legs(datetime(2026, 10, 25, 18, 0))  # ends 19:00 CET = 18:00 UTC
+    hard = run(datetime(2026, 10, 28, 7, 0))  # 60 h later
+    for days_ago, expected in ((60, ["intense_72h_heavy"]), (5, [])):
+        t = as_of - timedelta(days=days_ago)
+        old = sessions(("old-legs", "leg_strength", t, t + timedelta(hours=1), False))
+        got = check_plans([plan_legs, hard], old, as_of, RULES, DAYS, BERLIN, horizon_days=4)
+        assert [c.rule for c in got] == expected, days_ago
+    t = as_of - timedelta(days=90)  # a run long ago is evidence of a layoff too
+    old_run = sessions(("old-run", "run", t, t + timedelta(hours=1), False))
+    got = check_plans([plan_legs, hard], old_run, as_of, RULES, DAYS, BERLIN, horizon_days=4)
+    assert [c.rule for c in got] == ["intense_72h_heavy"]
+    assert check_plans([plan_legs, hard], NONE, as_of, RULES, DAYS, BERLIN, horizon_days=4) == []
+
+
 def test_the_move_suggestion_chains_past_later_leg_sessions_and_clears() -> None:
     sun = run(datetime(2026, 10, 25, 10, 0))
     mon_legs = legs(datetime(2026, 10, 26, 16, 0))  # ends 17:00 CET, exactly when Saturday's clears
@@ -240,7 +258,11 @@ def test_flag_findings_from_the_recovery_frame() -> None:
     found = flag_findings(recovery_flags(done_run, RULES, DAYS, tz=BERLIN))
     assert [f.severity for f in found] == ["alert"]
     note = compose(new_findings(found, []), BERLIN)
-    assert note is not None and note.title.endswith("— legs") and note.body.startswith("ALERT ")
+    assert (
+        note is not None
+        and note.title.endswith("— after leg day")
+        and note.body.startswith("ALERT ")
+    )
     assert new_findings([*found, *found], []) == found[:1]
 
 

@@ -360,6 +360,12 @@ def test_plans_from_schedule() -> None:
     ]
     assert "serial 77" in plans[2].reason and "add that workout file" in plans[2].reason
     assert all(p.source == PlanSource.FIT_SCHEDULE and p.feed == "fit_schedule" for p in plans)
+    # Same serial, another time: another workout, not a guess by serial.
+    other_time = dict(msgs[0], time_created=datetime(2026, 9, 1))
+    [unknown] = plans_from_schedule([other_time], {ref: hard}, BERLIN)
+    assert unknown.kind == "other"
+    no_serial = {k: v for k, v in msgs[0].items() if k != "serial_number"}
+    assert plans_from_schedule([no_serial], {ref: hard}, BERLIN)[0].is_hard_run
     again = plans_from_schedule(msgs, {ref: hard}, BERLIN, athlete_id="ana", all_day_hour=7)
     assert [p.plan_key for p in plans] == [p.plan_key for p in again]
 
