@@ -199,6 +199,8 @@ def check_plans(
     if min_severity not in SEVERITY_RANK:
         raise ValueError(f"min_severity must be one of {', '.join(SEVERITY_RANK)}")
     as_of = as_of.astimezone(UTC)
+    # One plan per key, the last one given (the newer arrival replaces the older, as stored).
+    plans = list({(p.athlete_id, p.plan_key): p for p in plans}.values())
     last_day = _local_date(as_of, tz) + timedelta(days=horizon_days + 1)
     window_end = datetime.combine(last_day, time(0), tzinfo=tz).astimezone(UTC)
     # Only what can still decide a flag: the longest window before now, and the unaccustomed

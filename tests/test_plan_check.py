@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import RecoverySettings
@@ -229,6 +229,14 @@ def test_ics_end_to_end_in_two_zones_and_removal(tz: ZoneInfo, hours: tuple[floa
     assert check_plans(merged, NONE, as_of, RULES, DAYS, tz) == []
 
 
+def test_the_same_plan_key_counts_once_the_last_wins() -> None:
+    sun = run(datetime(2026, 10, 25, 10, 0))
+    same_key_easy = run(datetime(2026, 10, 25, 10, 0), "easy")
+    assert same_key_easy.plan_key == sun.plan_key
+    assert len(check_plans([sun, sun], DONE, AS_OF, RULES, DAYS, BERLIN)) == 1
+    assert check_plans([sun, same_key_easy], DONE, AS_OF, RULES, DAYS, BERLIN) == []
+
+
 def test_finding_keys_are_stable_and_notifications_go_once() -> None:
     plans = [run(datetime(2026, 10, 25, 10, 0), title="6x800m"), run(datetime(2026, 10, 26, 7, 0))]
     first = check_plans(plans, DONE, AS_OF, RULES, DAYS, BERLIN)
@@ -272,17 +280,20 @@ def test_flag_findings_from_the_recovery_frame() -> None:
     leg_day=st.integers(min_value=0, max_value=20),
     heavy=st.booleans(),
     zone=st.sampled_from([BERLIN, NEW_YORK]),
+    easy_min=st.integers(min_value=0, max_value=100 * 60),
 )
-def test_invariants(gap_min: int, leg_day: int, heavy: bool, zone: ZoneInfo) -> None:
-    """A conflict never precedes its leg session, its severity is the rule table's, and moving
-    the run to the suggested time removes it."""
+def test_invariants(gap_min: int, leg_day: int, heavy: bool, zone: ZoneInfo, easy_min: int) -> None:
+    """A conflict never precedes its leg session, its severity is the rule table's, moving the
+    run to the suggested time removes it, and a swap is offered exactly when it removes it."""
     start = datetime(2026, 10, 15, 16, 0, tzinfo=UTC) + timedelta(days=leg_day)
     leg = legs(start.astimezone(zone).replace(tzinfo=None), zone, heavy)
     hard = run(
         (leg.end_utc + timedelta(minutes=gap_min)).astimezone(zone).replace(tzinfo=None), tz=zone
     )
     as_of = start - timedelta(hours=1)
-    got = check_plans([leg, hard], NONE, as_of, RULES, DAYS, zone, horizon_days=5)
+    easy = run((leg.end_utc + timedelta(minutes=easy_min)).astimezone(UTC), "easy", zone)
+    assume(easy.plan_key != hard.plan_key)  # a manual plan's key is its kind and start
+    got = check_plans([leg, hard, easy], NONE, as_of, RULES, DAYS, zone, horizon_days=5)
     hours = hours_oracle(hard.start_utc, leg.end_utc)
     expected = expected_severity(hours, heavy)
     assert [c.severity for c in got] == ([expected] if expected else [])
@@ -292,3 +303,7 @@ def test_invariants(gap_min: int, leg_day: int, heavy: bool, zone: ZoneInfo) -> 
         fixed = [leg, moved(hard, c.move_to_utc, zone)]
         assert check_plans(fixed, NONE, as_of, RULES, DAYS, zone, horizon_days=10) == []
         assert isinstance(c, Conflict)
+        in_window = easy.start_utc >= as_of
+        swapped = [leg, moved(hard, easy.start_utc, zone), moved(easy, hard.start_utc, zone)]
+        clears = check_plans(swapped, NONE, as_of, RULES, DAYS, zone, horizon_days=10) == []
+        assert (c.swap_with == easy) == (in_window and clears)
