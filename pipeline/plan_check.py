@@ -15,6 +15,9 @@ Which planned sessions take part:
 * leg sessions: every completed one, every planned one from ``as_of`` on, and planned ones that
   started up to ``leg_lookback_hours`` before ``as_of`` when no completed leg session is on the
   same local date (the file may not have synced yet); older planned ones are taken as skipped;
+* completed sessions: those that can still decide a flag (ended within the longest window plus
+  the unaccustomed span before ``as_of``) and the latest one before, as evidence of a layoff;
+* plans are unique by ``(athlete_id, plan_key)``; of duplicates the last one given counts;
 * a conflict is a flag of at least ``min_severity`` (``warning``: only hard runs; the ``info``
   rules for easy and unknown runs are left out unless asked for).
 

@@ -179,7 +179,9 @@ def read_ics_report(
     * all-day events (``DTSTART;VALUE=DATE``) at ``all_day_hour`` local, flagged ``all_day``;
     * ``STATUS:CANCELLED`` events are dropped (and so are cancelled single instances);
     * recurring events (RRULE, RDATE is not read, EXDATE, RECURRENCE-ID overrides) are expanded
-      from ``expand_from`` (default: each event's own start) for ``expand_days`` days;
+      from ``expand_from`` for ``expand_days`` days. Pass ``expand_from`` (the check's
+      ``as_of``): the default, each event's own start, misses today's instances of a series
+      that began long ago;
     * the ``plan_key`` is the UID (plus the instance start for recurring events), so a moved
       event keeps its key; events without a UID are keyed by title and start.
 
