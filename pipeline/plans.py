@@ -7,8 +7,9 @@ with the words or numbers that made it), and where it came from (source, provena
 what a newly read file does to the plans already known, so that an event removed from a
 calendar also disappears from future checks.
 
-Sources: ``pipeline.plans_ics.read_ics`` (iCalendar), ``pipeline.plans_fit`` (FIT workout and
-schedule messages, already decoded), ``manual_plan`` here (``legday plan add``). Free text is
+Sources: ``pipeline.plans_ics.read_ics`` (iCalendar), ``pipeline.plans_fit`` and
+``pipeline.plans_schedule`` (FIT workout and schedule messages, already decoded), and
+``manual_plan`` here (``legday plan add``). Free text is
 classified by ``pipeline.plans_text``. Everything is pure: no clock, no file system.
 """
 

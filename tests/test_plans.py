@@ -19,14 +19,9 @@ from pipeline.plans import (
     manual_plan,
     replace_feed,
 )
-from pipeline.plans_fit import (
-    PlanZones,
-    WorkoutDecision,
-    plan_from_workout,
-    plans_from_schedule,
-    workout_ref,
-)
+from pipeline.plans_fit import PlanZones, WorkoutDecision, plan_from_workout
 from pipeline.plans_ics import read_ics, read_ics_report
+from pipeline.plans_schedule import plans_from_schedule, workout_ref
 from pipeline.plans_text import classify_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
