@@ -1,8 +1,8 @@
 """What a FIT workout file (type 5) plans: kind and intensity from already-decoded messages.
 
 Input is what fitparse 1.2.0's ``get_values()`` gives for ``workout`` (26) and ``workout_step``
-(27) messages; this module never decodes bytes itself (schedules: ``pipeline.plans_schedule``). Two gaps of fitparse 1.2.0
-are handled here (exports.md section 3):
+(27) messages; this module never decodes bytes itself (schedules: ``pipeline.plans_schedule``).
+Two gaps of fitparse 1.2.0 are handled here (exports.md section 3):
 
 * heart-rate values are NOT offset-corrected: a ``workout_hr`` value 0-100 is % of HRmax, a
   value above 100 is bpm + 100 (``custom_target_heart_rate_low = 270`` means 170 bpm); power
