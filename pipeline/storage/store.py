@@ -40,7 +40,14 @@ WaitCallback = Callable[[str], None]
 
 WRITER_MEMORY_LIMIT = "128MB"
 
-_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+_LOCK_MARKERS = (
+    "Could not set lock",
+    "Conflicting lock",
+    "database is locked",
+    # This process holds the file with the other mode (a writer while a reader opens, as when
+    # `serve` files away and reads in one process): it is released in a moment, like a lock.
+    "different configuration than existing connections",
+)
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -69,7 +76,7 @@ def _connect(
                 # Locked after the zone is set, so a person's query cannot re-enable file access.
                 con.execute("SET lock_configuration = true")
             return con
-        except duckdb.IOException as exc:
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
             if not _is_lock_error(exc):
                 raise StoreUnavailable(f"cannot open the store {path}: {exc}") from exc
             if time.monotonic() >= deadline:
