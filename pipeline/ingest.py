@@ -873,6 +873,11 @@ def _record_archive(store: st.Store, u: _Unpacked, now: datetime) -> FileOutcome
             message += f"; {len(lost)} member(s) not taken: {_listing(lost)}"
         if renamed:
             message += f"; {len(renamed)} member(s) renamed to stay inside: {_listing(renamed)}"
+    known = st.known_files(store, u.athlete_id, [u.sha256]).get(u.sha256)
+    if known is not None:  # another run recorded the same archive meanwhile
+        with store.transaction():
+            st.record_sightings(store, [(u.athlete_id, u.sha256, str(u.path), now)])
+        return same_bytes(str(u.path), u.athlete_id, u.sha256, known[1], known[0])
     with store.transaction():
         st.record_sightings(store, [(u.athlete_id, u.sha256, str(u.path), now)])
         st.insert_file_row(

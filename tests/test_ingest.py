@@ -359,3 +359,27 @@ def test_unpack_workspace_leaves_nothing_and_clears_what_dead_runs_left(tmp_path
     with unpack_workspace(root):
         pass
     assert not root.exists()
+
+
+def test_an_archive_recorded_meanwhile_by_another_run_is_a_duplicate(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs unpack the same zip at once: the later record is a duplicate, not a crash."""
+    import pipeline.ingest as ing
+
+    fit = sorted(sample_dir.glob("*.fit"))[0]
+    z = _zip_of(tmp_path / "e.zip", {"a.fit": fit.read_bytes()})
+    db = tmp_path / "s.duckdb"
+    real, other_ran = ing.write_results, []
+
+    def and_meanwhile(*args: object, **kwargs: object) -> None:
+        real(*args, **kwargs)  # type: ignore[arg-type]
+        if not other_ran:
+            other_ran.append(True)
+            ing.ingest_files(db, [(z, "me")], now=NOW, unpack_dir=tmp_path / "other")
+
+    monkeypatch.setattr(ing, "write_results", and_meanwhile)
+    out = _ingest_with_zips(db, [z], tmp_path / "work")
+    by = {o.name: (o.status, o.reason_code) for o in out}
+    assert by["e.zip"] == ("duplicate", "same_bytes")
+    assert rows(db, "SELECT status FROM files WHERE original_name = 'e.zip'") == [("stored",)]
