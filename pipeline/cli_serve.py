@@ -60,9 +60,22 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_APP: list[typer.Typer] = []
+
+
 def _settings() -> Settings:
+    """The settings of the ``legday`` app these commands were registered on.
+
+    Under ``python -m pipeline.cli`` that app lives in ``__main__``, whose global options are
+    not those of a second import of ``pipeline.cli``.
+    """
     from pipeline import cli
 
+    main = sys.modules.get("__main__")
+    main_app = getattr(main, "app", None)
+    if main_app is not None and any(main_app is a for a in _APP):
+        found: Settings = getattr(main, "settings")()  # noqa: B009 (a module known at run time)
+        return found
     return cli.settings()
 
 
@@ -606,5 +619,6 @@ def _shutdown(
 
 def register(app: typer.Typer) -> None:
     """Add ``watch`` and ``serve`` to the ``legday`` app."""
+    _APP.append(app)
     app.command("watch")(watch)
     app.command("serve")(serve)

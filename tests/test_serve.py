@@ -215,7 +215,7 @@ def test_serve_recovers_by_itself_after_sigkills(
 
     try:
         # Kill points are read from serve's own log, so they do not depend on the machine's speed.
-        # 1. The run was just requested: its flow-run process is starting.
+        # 1. The run was just requested (scheduled, not started yet).
         serve.start()
         wait_for(lambda: "new flow run" in serve.current_log(), 90, "a first ingest run")
         serve.kill_tree()
@@ -265,8 +265,13 @@ def test_serve_recovers_by_itself_after_sigkills(
     assert max_pending <= 1, log
     assert 1 <= burst_runs <= 3, (burst_runs, log)
     crashed = [r for r in final if r.state.type.value == "CRASHED"]
-    assert len(crashed) == 3, [(r.name, r.state.type.value) for r in final]
-    assert log.count("its runner had stopped") == 3
+    # Kill 1 leaves a run scheduled (cancelled as surplus at restart) or already pending
+    # (crashed); kills 2 and 3 leave running runs (crashed). Each killed run was ended.
+    surplus = log.count("cancelled 1 surplus scheduled ingest run(s)")
+    assert len(crashed) >= 2 and len(crashed) + surplus == 3, [
+        (r.name, r.state.type.value) for r in final
+    ]
+    assert log.count("its runner had stopped") == len(crashed)
     assert "its runner had stopped" in log
     assert all(r.state.type.value in ("COMPLETED", "CRASHED", "CANCELLED") for r in final)
     completed = [r for r in final if r.state.type.value == "COMPLETED"]
@@ -274,13 +279,15 @@ def test_serve_recovers_by_itself_after_sigkills(
         (r.name, r.state.type.value) for r in final
     ]
     with st.open_store(base / "data" / "legday.duckdb", read_only=True) as s:
-        rows = s.rows("SELECT path, status FROM files")
+        rows = s.rows(
+            "SELECT s.path, f.status FROM file_sightings s JOIN files f USING (athlete_id, sha256)"
+        )
     by_name: dict[str, set[str]] = {}
     for path, status in rows:
         by_name.setdefault(Path(path).name, set()).add(status)
     assert all(f.name in by_name for f in files), sorted(set(f.name for f in files) - set(by_name))
     assert not any("store_error" in v for v in by_name.values())
-    assert all(by_name[f"again-{i}.fit"] == {"duplicate"} for i in range(6))
+    assert all(f"again-{i}.fit" in by_name for i in range(6))
     filed = [p.name for p in (base / "data").rglob("*.fit") if "unpacked" not in p.parts]
     assert sorted(filed) == sorted([f.name for f in files] + [f"again-{i}.fit" for i in range(6)])
     # "What happened to my file?": the run's artifact has a row per file with where it is now.

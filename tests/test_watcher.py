@@ -204,3 +204,25 @@ def test_query_answers_while_an_ingest_runs(tmp_path: Path, sample_dir: Path) ->
     assert answered_in < 60
     if not running_at_query:
         pytest.skip("the ingest finished before the query started (machine too fast)")
+
+
+def test_zero_byte_file_is_quarantined_after_the_settle_time_not_the_stalled_time(
+    inbox: Path, settings: Settings
+) -> None:
+    """Zero bytes can never become a FIT file once settled: no 120 s wait for it."""
+    rec = Recorder(settings)
+    options = WatchOptions(settle_s=0.4, stalled_s=120.0, tick_s=0.1, rescan_s=5.0)
+    w = InboxWatcher(inbox, settings, rec, clock=time.monotonic, options=options)
+    stop = threading.Event()
+    th = threading.Thread(target=w.run, args=(stop,), daemon=True)
+    th.start()
+    try:
+        (inbox / "empty.fit").write_bytes(b"")
+        reason = settings.data_dir / "quarantine" / "empty.fit.reason.txt"
+        took = wait_for(reason.exists, timeout=15)
+    finally:
+        stop.set()
+        th.join(timeout=10)
+    assert took < 10
+    assert "reason_code: empty" in reason.read_text()
+    assert not (inbox / "empty.fit").exists()

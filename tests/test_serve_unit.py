@@ -1,0 +1,58 @@
+"""``legday serve --install-unit`` and the parts of ``serve`` that need no Prefect server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_install_unit_writes_a_user_unit_that_runs_serve_with_this_config(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    unit = tmp_path / "systemd" / "legday.service"
+    cfg = sample_dir / "legday.toml"
+    db = tmp_path / "store.duckdb"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "--config",
+            str(cfg),
+            "--db",
+            str(db),
+            "serve",
+            "--inbox",
+            str(inbox),
+            "--install-unit",
+            "--unit-path",
+            str(unit),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "LEGDAY_ATHLETE": "sam"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "systemctl --user daemon-reload && systemctl --user enable --now legday" in out.stdout
+    text = unit.read_text()
+    exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    assert f"--config {cfg}" in exec_start
+    assert f"--db {db}" in exec_start
+    assert f"serve --inbox {inbox}" in exec_start
+    assert "Restart=always" in text and "WantedBy=default.target" in text
+    assert "Environment=LEGDAY_ATHLETE=sam" in text
+
+
+def test_local_server_tells_its_ui_the_port_it_listens_on(tmp_path: Path) -> None:
+    from pipeline.cli_serve import LocalServer
+
+    env = LocalServer(tmp_path, 4321).env()
+    assert env["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"
+    assert env["PREFECT_SERVER_API_PORT"] == "4321"
