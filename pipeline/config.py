@@ -202,7 +202,13 @@ def describe_validation_error(exc: ValidationError, cfg_path: Path | None) -> st
     if first["type"] == "extra_forbidden":
         valid = _valid_keys(table)
         close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
-        if close:
+        athlete_key = not table and key in AthleteSettings.model_fields
+        if athlete_key:  # `[recovery]` or `max_hr = ...` written outside an athlete's table
+            section = (
+                key if isinstance(AthleteSettings.model_fields[key].default, BaseModel) else ""
+            )
+            fix = f"it belongs to an athlete: put it under [athletes.<id>{'.' + section if section else ''}]"
+        elif close:
             fix = f"did you mean {close[0]!r}?"
         else:
             fix = f"valid keys here: {', '.join(valid)}" if valid else "remove it"

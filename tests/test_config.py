@@ -89,6 +89,12 @@ def test_missing_config_file_named_explicitly(tmp_path: Path) -> None:
         ),
         ('dbb = "x.duckdb"', "unknown key 'dbb'; did you mean 'db'?"),
         (
+            "[recovery]\nwarning_hours = 36",
+            "unknown key 'recovery'; it belongs to an athlete: put it under "
+            "[athletes.<id>.recovery]",
+        ),
+        ("[athlete.sam]\nmax_hr = 190", "unknown key 'athlete'; did you mean 'athletes'?"),
+        (
             "[athletes.a]\nmaxhr = 190",
             "unknown key 'maxhr' in [athletes.a]; did you mean 'max_hr'?",
         ),
