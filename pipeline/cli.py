@@ -90,6 +90,8 @@ def hoist_global_options(
         width = 2 if not eq else 1
         if name in globals_ and name not in own:
             take = width if globals_[name] else 1
+            if j + take > len(rest):
+                raise ValueError(f"option {name} needs a value")
             moved += rest[j : j + take]
             j += take
             continue
@@ -109,7 +111,11 @@ class _Legday(TyperGroup):
             command = self.get_command(ctx, name)
             return command.params if command is not None else None
 
-        return super().parse_args(ctx, hoist_global_options(self.params, params, list(args)))
+        try:
+            hoisted = hoist_global_options(self.params, params, list(args))
+        except ValueError as exc:
+            raise UsageError(str(exc), ctx) from exc
+        return super().parse_args(ctx, hoisted)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if not kwargs.get("standalone_mode", True):

@@ -234,6 +234,7 @@ def test_hoisting_keeps_the_commands_own_options() -> None:
         (["ingets", "x"], "error: No such command 'ingets'. Did you mean 'ingest'? (see `legday --help`)"),
         (["status", "--bogus"], "error: No such option: --bogus (see `legday status --help`)"),
         (["ingest"], "error: Missing argument 'paths'. (see `legday ingest --help`)"),
+        (["ingest", "x", "--db"], "error: option --db needs a value (see `legday --help`)"),
     ],
 )  # fmt: skip
 def test_usage_mistakes_are_one_line_saying_where_help_is(
