@@ -207,6 +207,9 @@ def ingest(
 
     Example: legday ingest ~/Garmin/Activities
     """
+    # Absolute, so that file_sightings (and the report's "last seen at") say where, wherever
+    # legday runs from next.
+    paths = [p.absolute() for p in paths]
     missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""

@@ -222,8 +222,9 @@ LOOK_AT_HEADINGS = {
 def files_to_look_at(report: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
     """(kind, heading, one line per file) of the report's files to look at, kinds with files only.
 
-    A quarantined file says where it is now (so a person can find it); a partial one says
-    what was lost (its message). Shared by the Markdown and the HTML.
+    Each says where it was seen last (the inbox's quarantine or archive folder once filed, so a
+    person can find it) and, in its message, what is wrong or what was lost. Shared by the
+    Markdown and the HTML.
     """
     out = []
     for kind in ("quarantined", "partial"):
@@ -233,7 +234,7 @@ def files_to_look_at(report: Mapping[str, Any]) -> list[tuple[str, str, list[str
             reason = q.get("reason_code") or q.get("reason") or "unknown"
             text = f"`{label}`: {reason}" + (f" — {q['message']}" if q.get("message") else "")
             if q.get("location"):
-                text += f" (now at {q['location']})"
+                text += f" (last seen at {q['location']})"
             lines.append(text)
         if lines:
             out.append((kind, LOOK_AT_HEADINGS[kind], lines))
