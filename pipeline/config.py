@@ -243,7 +243,11 @@ def load_settings(
         try:
             raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise ConfigError(f"config file {cfg_path} does not exist") from exc
+            source = "--config" if config else "LEGDAY_CONFIG"
+            raise ConfigError(
+                f"config file {cfg_path} does not exist (named by {source}); check the path, "
+                "or leave it out to use ./legday.toml or the defaults"
+            ) from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {cfg_path} is not valid TOML: {exc}") from exc
         base = cfg_path.parent

@@ -76,8 +76,10 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, needle: str) -> 
 
 
 def test_missing_config_file_named_explicitly(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match=r"does not exist \(named by --config\); check the path"):
         load_settings(env={}, cwd=tmp_path, config=tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match=r"named by LEGDAY_CONFIG"):
+        load_settings(env={"LEGDAY_CONFIG": str(tmp_path / "nope.toml")}, cwd=tmp_path)
 
 
 @pytest.mark.parametrize(
