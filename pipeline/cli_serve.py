@@ -73,8 +73,9 @@ def _settings() -> Settings:
 
     main = sys.modules.get("__main__")
     main_app = getattr(main, "app", None)
-    if main_app is not None and any(main_app is a for a in _APP):
-        found: Settings = getattr(main, "settings")()  # noqa: B009 (a module known at run time)
+    main_settings = getattr(main, "settings", None)
+    if main_app is not cli.app and any(main_app is a for a in _APP) and callable(main_settings):
+        found: Settings = main_settings()
         return found
     return cli.settings()
 

@@ -7,12 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.parametrize("how", ["script", "module"])
 def test_install_unit_writes_a_user_unit_that_runs_serve_with_this_config(
-    tmp_path: Path, sample_dir: Path
+    tmp_path: Path, sample_dir: Path, how: str
 ) -> None:
+    """Both ways of starting legday see the global options (--config, --db) given before serve."""
+    script = Path(sys.executable).with_name("legday")
+    if how == "script" and not script.exists():
+        pytest.skip("the legday console script is not installed in this environment")
+    legday = [str(script)] if how == "script" else [sys.executable, "-m", "pipeline.cli"]
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     unit = tmp_path / "systemd" / "legday.service"
