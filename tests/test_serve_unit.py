@@ -28,9 +28,7 @@ def test_install_unit_writes_a_user_unit_that_runs_serve_with_this_config(
     db = tmp_path / "store.duckdb"
     out = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
+            *legday,
             "--config",
             str(cfg),
             "--db",
