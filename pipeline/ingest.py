@@ -301,6 +301,34 @@ def _decide(
     return pending
 
 
+def _crash_row(
+    path: str, athlete: str, sha: str, err: str | None, now: datetime, seen_as: str | None
+) -> _Pending:
+    """A quarantined ``files`` row for a file the parser died or hung on (nothing decoded)."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        size = 0
+    message = (
+        f"{err or 'the parser failed on this file'}; nothing was stored. Keep the file and "
+        "report it: the other files went on"
+    )
+    row: dict[str, Any] = {
+        "athlete_id": athlete,
+        "sha256": sha,
+        "status": "quarantined",
+        "reason_code": "parser_crash",
+        "message": message,
+        "original_name": Path(path).name,
+        "size_bytes": size,
+        "n_activities": 0,
+        "parser_version": PARSER_VERSION,
+        "first_seen_utc": now,
+    }
+    outcome = FileOutcome(path, athlete, sha, "quarantined", "parser_crash", message)
+    return _Pending(outcome, row, (athlete, sha, seen_as or path, now), {}, [], None, size, None)
+
+
 _TABLES = ("activities", "laps", "hr_samples", "hr_spans", "strength_sets", "workout_steps")
 
 
@@ -453,6 +481,7 @@ class Plan:
 
     to_parse: list[tuple[str, str]]  # (path, athlete_id), in input order
     decided: list[FileOutcome]
+    sha_of: dict[str, str] = field(default_factory=dict)  # path -> sha256 of what is to parse
 
 
 def same_bytes(
@@ -505,6 +534,7 @@ def plan_ingest(
         hashed.append((str(path), athlete, hashlib.sha256(data).hexdigest()))
         del data
     to_parse: list[tuple[str, str]] = []
+    sha_of: dict[str, str] = {}
     with st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait) as store:
         store.migrate(now)
         by_athlete: dict[str, list[str]] = {}
@@ -526,9 +556,10 @@ def plan_ingest(
                 continue
             seen_now[(athlete, sha)] = spath
             to_parse.append((spath, athlete))
+            sha_of[spath] = sha
         with store.transaction():
             st.record_sightings(store, sightings)
-    return Plan(to_parse, decided)
+    return Plan(to_parse, decided, sha_of)
 
 
 #: Files written per transaction by the single writer (each file stays all-or-nothing).
@@ -567,6 +598,7 @@ def write_results(
     lock_timeout_s: float = 600.0,
     batch_files: int = WRITE_BATCH_FILES,
     seen_as: Mapping[str, str] | None = None,
+    sha_of: Mapping[str, str] | None = None,
 ) -> None:
     """The single writer: store parsed files in short writer sessions.
 
@@ -577,9 +609,12 @@ def write_results(
     at least every ``batch_seconds`` so that waiting readers get the file.
 
     Bytes met twice (in this run, or stored by another process since they were planned) are a
-    ``same_bytes`` duplicate with a sighting, never a second ``files`` row.
+    ``same_bytes`` duplicate with a sighting, never a second ``files`` row. A file the parser
+    died or hung on gets a ``quarantined`` row (``parser_crash``) when its hash is known from
+    the plan (``sha_of``), so that `files`, `legday status` and the report show it too.
     """
     seen_as = seen_as or {}
+    sha_of = sha_of or {}
     store_ctx: Any = None
     store_obj: st.Store | None = None
     opened_at = 0.0
@@ -639,14 +674,20 @@ def write_results(
 
     try:
         for path, athlete, (sha, size, parsed, err) in results:
-            if parsed is None or sha is None:
-                code = "unreadable" if err and err.startswith("cannot read") else "parser_crash"
-                on_done(FileOutcome(path, athlete, sha, "quarantined", code, err))
-                continue
             if store_obj is None:
                 store_ctx = st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait)
                 store_obj = store_ctx.__enter__()
                 opened_at = time.monotonic()
+            if parsed is None or sha is None:
+                code = "unreadable" if err and err.startswith("cannot read") else "parser_crash"
+                known_sha = sha or sha_of.get(path)
+                if code != "parser_crash" or known_sha is None or (athlete, known_sha) in taken:
+                    on_done(FileOutcome(path, athlete, sha, "quarantined", code, err))
+                    continue
+                pending.append(_crash_row(path, athlete, known_sha, err, now, seen_as.get(path)))
+                taken[(athlete, known_sha)] = path
+                pending_shas.add((athlete, known_sha))
+                continue
             if (athlete, sha) in pending_shas:
                 flush()  # the first copy's outcome is committed before the repeat is decided
             if (athlete, sha) in taken:
@@ -730,6 +771,7 @@ def ingest_files(
     for outcome in plan.decided:
         done(outcome)
     to_parse = plan.to_parse
+    sha_of = dict(plan.sha_of)
     unpacked: list[_Unpacked] = []
     seen_as: dict[str, str] = {}
     if unpack_dir is not None:
@@ -761,6 +803,7 @@ def ingest_files(
             for outcome in sub.decided:
                 done(outcome)
             to_parse = to_parse + sub.to_parse
+            sha_of.update(sub.sha_of)
     athlete_of = dict(to_parse)
     parsed = (
         (path, athlete_of[path], result)
@@ -775,6 +818,7 @@ def ingest_files(
         batch_seconds=batch_seconds,
         lock_timeout_s=lock_timeout_s,
         seen_as=seen_as,
+        sha_of=sha_of,
     )
     if unpacked:
         # Recorded last: an archive killed half-way is unpacked again next time, and its

@@ -383,3 +383,32 @@ def test_an_archive_recorded_meanwhile_by_another_run_is_a_duplicate(
     by = {o.name: (o.status, o.reason_code) for o in out}
     assert by["e.zip"] == ("duplicate", "same_bytes")
     assert rows(db, "SELECT status FROM files WHERE original_name = 'e.zip'") == [("stored",)]
+
+
+def test_a_file_the_parser_died_on_has_a_quarantined_row(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted quarantined, so `files` (and status, and the report) hold it as quarantined."""
+    import pipeline.ingest as ing
+
+    files = sorted(sample_dir.glob("*.fit"))[:2]
+    real = ing.iter_parsed
+
+    def dies_on_the_first(jobs: list[str], now: object, workers: int) -> object:
+        for path, result in real(jobs, now, workers):  # type: ignore[arg-type]
+            if path == str(files[0]):
+                result = (None, 0, None, "the parser process died on this file (BrokenProcessPool)")
+            yield path, result
+
+    monkeypatch.setattr(ing, "iter_parsed", dies_on_the_first)
+    db = tmp_path / "s.duckdb"
+    out = ingest(db, files)
+    assert [(o.status, o.reason_code) for o in out.outcomes] == [
+        ("quarantined", "parser_crash"),
+        ("stored", None),
+    ]
+    assert rows(db, "SELECT original_name, status, reason_code FROM files ORDER BY 1") == [
+        (files[0].name, "quarantined", "parser_crash"),
+        (files[1].name, "stored", None),
+    ]
+    assert "died on this file" in (out.outcomes[0].message or "")
