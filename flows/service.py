@@ -202,17 +202,21 @@ def zombie_automation_spec() -> dict[str, Any]:
                 "type": "change-flow-run-state",
                 "state": "CRASHED",
                 "message": f"no heartbeat for {ZOMBIE_AFTER_S} s: its process is gone",
+                # CANCELLING -> CRASHED is refused by the orchestration rules otherwise.
+                "force": True,
             }
         ],
     }
 
 
 async def ensure_zombie_automation(client: PrefectClient) -> bool:
-    """Create the zombie automation unless it exists; True when it was created."""
+    """Create the zombie automation, or bring an existing one up to date; True when created."""
     from prefect.events.schemas.automations import AutomationCore
 
-    if await client.read_automations_by_name(ZOMBIE_AUTOMATION):
+    automation = AutomationCore.model_validate(zombie_automation_spec())
+    existing = await client.read_automations_by_name(ZOMBIE_AUTOMATION)
+    if existing:
+        await client.update_automation(existing[0].id, automation)
         return False
-    spec = zombie_automation_spec()
-    await client.create_automation(AutomationCore.model_validate(spec))
+    await client.create_automation(automation)
     return True
