@@ -263,6 +263,34 @@ def free_port(preferred: int = 4200) -> int:
     raise OSError("no free port on 127.0.0.1")
 
 
+def stop_stale_server(home: Path, timeout_s: float = 15.0) -> int | None:
+    """Stop a Prefect server left running by a ``serve`` that was killed; its pid, or None.
+
+    ``serve`` starts the server in its own session (so Ctrl-C reaches legday first); when
+    ``serve`` itself is SIGKILLed, that server lives on, holding the port and the database.
+    Its pid is in ``<home>/server.pid``; it is stopped only if it still is a Prefect server.
+    """
+    pidfile = home / "server.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except (OSError, ValueError):
+        return None
+    if b"prefect" not in cmdline or b"server" not in cmdline:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+    return pid
+
+
 class LocalServer:
     """``prefect server start`` on 127.0.0.1 as a child process, with its data in ``home``."""
 
@@ -311,6 +339,7 @@ class LocalServer:
             self.proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
+        (self.home / "server.pid").write_text(f"{self.proc.pid}\n", encoding="utf-8")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -332,6 +361,7 @@ class LocalServer:
     def stop(self, timeout_s: float = 20.0) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
+        (self.home / "server.pid").unlink(missing_ok=True)
         # The server spawns its own children (uvicorn, services): signal the whole group.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -542,6 +572,11 @@ def serve(
         with _stop_on_signals(stop):
             if not os.environ.get("PREFECT_API_URL"):
                 home = (cfg.data_dir / "prefect").absolute()
+                stale = stop_stale_server(home)
+                if stale is not None:
+                    err.print(
+                        f"stopped the Prefect server a killed serve left running (pid {stale})"
+                    )
                 server = LocalServer(home, port or free_port())
                 err.print(f"starting a local Prefect server (data in {home}) …")
                 t0 = time.monotonic()

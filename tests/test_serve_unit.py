@@ -62,3 +62,27 @@ def test_local_server_tells_its_ui_the_port_it_listens_on(tmp_path: Path) -> Non
     env = LocalServer(tmp_path, 4321).env()
     assert env["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"
     assert env["PREFECT_SERVER_API_PORT"] == "4321"
+
+
+def test_a_server_left_by_a_killed_serve_is_stopped_and_nothing_else(tmp_path: Path) -> None:
+    """``serve`` killed by SIGKILL leaves its Prefect server (own session) holding port 4200."""
+    from pipeline.cli_serve import stop_stale_server
+
+    sleeper = "import time; time.sleep(120)"
+    server_like = subprocess.Popen(
+        [sys.executable, "-c", sleeper, "prefect", "server", "start"], start_new_session=True
+    )
+    other = subprocess.Popen([sys.executable, "-c", sleeper], start_new_session=True)
+    try:
+        (tmp_path / "server.pid").write_text(f"{other.pid}\n")
+        assert stop_stale_server(tmp_path, timeout_s=5) is None
+        assert other.poll() is None
+        (tmp_path / "server.pid").write_text(f"{server_like.pid}\n")
+        assert stop_stale_server(tmp_path, timeout_s=5) == server_like.pid
+        assert server_like.wait(timeout=5) is not None
+        assert not (tmp_path / "server.pid").exists()
+        assert stop_stale_server(tmp_path) is None
+    finally:
+        for p in (server_like, other):
+            p.kill()
+            p.wait(timeout=5)
