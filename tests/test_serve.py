@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from pipeline.inbox import probe_file
@@ -61,6 +60,30 @@ def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> float:
             return time.monotonic() - t0
         time.sleep(0.1)
     raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def descendants(pid: int) -> list[int]:
+    """Pids below ``pid`` (Linux ``/proc``), children first."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 class Serve:
@@ -106,21 +129,14 @@ class Serve:
     def kill_tree(self) -> None:
         """SIGKILL serve and every process below it (the flow-run child included) at once."""
         assert self.proc is not None
-        root = psutil.Process(self.proc.pid)
-        procs = [root, *root.children(recursive=True)]
-        for p in procs:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.send_signal(signal.SIGKILL)
-        psutil.wait_procs(procs, timeout=10)
+        for pid in [self.proc.pid, *descendants(self.proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 
-    def flow_processes(self) -> list[psutil.Process]:
+    def flow_processes(self) -> list[int]:
         assert self.proc is not None
-        return [
-            p
-            for p in psutil.Process(self.proc.pid).children(recursive=True)
-            if "prefect.engine" in " ".join(p.cmdline())
-        ]
+        return [p for p in descendants(self.proc.pid) if "prefect.engine" in cmdline(p)]
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
