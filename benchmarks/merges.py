@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.storage import store as st
+from pipeline.store import db as st
 
 
 def replay(db: Path, nights: int, rows: int) -> list[float]:

@@ -89,8 +89,9 @@ def child_backfill(spec: dict[str, Any]) -> dict[str, Any]:
     The composition is ``ingest.ingest_files``'s (plan → iter_parsed → write_results); it is
     spelled out here only to time how long the single writer waits for the parsers.
     """
-    from pipeline import analysis, ingest
-    from pipeline.storage import store as st
+    from pipeline.derive import refresh as analysis
+    from pipeline.ingest import core as ingest
+    from pipeline.store import db as st
 
     settings = _settings(spec["db"])
     athlete = settings.default_athlete
@@ -144,14 +145,14 @@ def child_backfill(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _report(settings: Any, athlete: str, day: date, now: datetime, out: Path | None) -> None:
     """What ``legday report --date DAY`` does, minus printing."""
-    from pipeline import analysis
-    from pipeline.storage import store as st
+    from pipeline.report import produce
+    from pipeline.store import db as st
 
     if out is not None:
-        analysis.produce_report(settings, athlete, day, generated_at=now, out_dir=out)
+        produce.produce_report(settings, athlete, day, generated_at=now, out_dir=out)
         return
     with st.open_store(settings.db_path, read_only=True) as s:
-        built = analysis.daily_report(s, settings, athlete, day, generated_at=now)
+        built = produce.daily_report(s, settings, athlete, day, generated_at=now)
     built.render()
 
 
@@ -243,7 +244,7 @@ def run_child(
 
 
 def _fresh_store(db: Path) -> None:
-    from pipeline.storage import store as st
+    from pipeline.store import db as st
 
     with st.open_store(db) as s:
         s.migrate(datetime.now(UTC))
@@ -251,7 +252,8 @@ def _fresh_store(db: Path) -> None:
 
 def _nightly_once(db: Path, nightly: list[Path], day: date, workers: int) -> float:
     """Ingest the day's files, refresh, build the day's report: the nightly job, timed."""
-    from pipeline import analysis, ingest
+    from pipeline.derive import refresh as analysis
+    from pipeline.ingest import core as ingest
 
     settings = _settings(str(db))
     athlete = settings.default_athlete
@@ -384,7 +386,7 @@ def run(
         paths = [str(inbox)]
     else:
         paths = [str(CORPUS), str(h.files)]
-    from pipeline.ingest import collect_files
+    from pipeline.ingest.core import collect_files
 
     files, _ = collect_files([Path(p) for p in paths])
     n_bytes = sum(f.stat().st_size for f in files)
@@ -483,7 +485,8 @@ def run(
     cutoff = (day - timedelta(days=35)).isoformat()
     recent = [p for p in sorted(h.files.iterdir()) if p.name[:10] >= cutoff] + nightly
     settings = _settings(str(recent_db))
-    from pipeline import analysis, ingest
+    from pipeline.derive import refresh as analysis
+    from pipeline.ingest import core as ingest
 
     now = datetime.now(UTC)
     ingest.ingest_files(

@@ -36,9 +36,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 
 from flows.common import now_utc, resolve_settings
-from pipeline import analysis, ingest
-from pipeline.ingest import ParseResult
-from pipeline.parsing import parse_file
+from pipeline.derive import refresh as analysis
+from pipeline.fit.parsing import parse_file
+from pipeline.ingest import core as ingest
+from pipeline.ingest.core import ParseResult
 
 
 def batches(items: Sequence[str], size: int) -> list[list[str]]:

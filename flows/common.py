@@ -14,8 +14,8 @@ from typing import Any
 from prefect import task
 from prefect.states import State
 
-from pipeline import analysis
 from pipeline.config import Settings, load_settings
+from pipeline.derive import refresh as analysis
 from pipeline.errors import is_retryable
 
 

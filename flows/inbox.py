@@ -15,6 +15,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -24,7 +25,7 @@ from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_setti
 from flows.service import describe_files
 from pipeline.config import Settings
 from pipeline.errors import InboxError
-from pipeline.inbox import InboxFile, classify_path, ingest_and_file, sweep_inbox
+from pipeline.inbox.core import InboxFile, classify_path, ingest_and_file, sweep_inbox
 
 ARTIFACT_KEY = "inbox-files"
 
@@ -97,7 +98,7 @@ def _rename_run(name: str) -> None:
     from prefect.client.orchestration import get_client
 
     with contextlib.suppress(Exception), get_client(sync_client=True) as client:
-        client.update_flow_run(run_id, name=name)
+        client.update_flow_run(UUID(str(run_id)), name=name)
 
 
 @flow(name="ingest-inbox", log_prints=False)

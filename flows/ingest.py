@@ -1,7 +1,7 @@
 """The ``ingest`` flow: files and folders into the store, one task per batch of files.
 
-Each task body is one call into ``pipeline.ingest``; the derived tables (kinds, intensity, flags)
-are refreshed once at the end by one call into ``pipeline.analysis``. Runs with or without a
+Each task body is one call into ``pipeline.ingest.core``; the derived tables (kinds, intensity, flags)
+are refreshed once at the end by one call into ``pipeline.derive.refresh``. Runs with or without a
 Prefect server (without one, Prefect starts a temporary local one).
 """
 
@@ -15,7 +15,7 @@ from prefect.runtime import flow_run
 
 from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
 from pipeline.config import Settings
-from pipeline.ingest import collect_files, default_workers, ingest_files
+from pipeline.ingest.core import collect_files, default_workers, ingest_files
 
 
 @task(

@@ -21,9 +21,9 @@ from prefect.runtime import flow_run
 
 from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
 from flows.inbox import ingest_inbox_files, resolve_inbox
-from pipeline import analysis
 from pipeline.config import Settings
-from pipeline.inbox import sweep_inbox
+from pipeline.inbox.core import sweep_inbox
+from pipeline.report import produce
 
 
 @task(
@@ -33,8 +33,8 @@ from pipeline.inbox import sweep_inbox
 )
 def report_task(
     settings: Settings, athlete_id: str, day: date, generated_at: datetime, out_dir: Path
-) -> analysis.ProducedReport:
-    return analysis.produce_report(
+) -> produce.ProducedReport:
+    return produce.produce_report(
         settings, athlete_id, day, generated_at=generated_at, out_dir=out_dir
     )
 

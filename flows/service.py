@@ -39,7 +39,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Cancelled, Crashed
 
-from pipeline.inbox import InboxFile
+from pipeline.inbox.core import InboxFile
 
 INGEST_INBOX_FULL = "ingest-inbox/ingest-inbox"
 NIGHTLY_FULL = "nightly/nightly"
@@ -110,7 +110,7 @@ async def request_ingest_run(client: PrefectClient, files: list[InboxFile]) -> R
 
 def _processes_of(run_ids: set[str]) -> list[int]:
     """Live flow-run processes (Linux ``/proc``) whose ``PREFECT__FLOW_RUN_ID`` is in ``run_ids``."""
-    pids = []
+    pids: list[int] = []
     proc = Path("/proc")
     if not proc.is_dir():
         return pids

@@ -1,4 +1,4 @@
-"""Generate ``pipeline/fit_profile.py`` from the Garmin FIT SDK profile (dev dependency).
+"""Generate ``pipeline/fit/profile.py`` from the Garmin FIT SDK profile (dev dependency).
 
 fitparse 1.2.0 ships the SDK 20.8 profile (2019): newer sport codes, exercise categories, session
 fields and messages arrive as raw ints or ``unknown_<n>``. This script writes the code -> name
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from garmin_fit_sdk import Profile
 
-OUT = Path(__file__).resolve().parent.parent / "pipeline" / "fit_profile.py"
+OUT = Path(__file__).resolve().parent.parent / "pipeline" / "fit" / "profile.py"
 
 #: Enum types exported whole as {code: name}.
 TYPES = [

@@ -277,7 +277,7 @@ class Outcome:
 
 def parse_case(data: bytes) -> Outcome:
     """Parse one case in this process, timed (the caller bounds it with ``deadline``)."""
-    from pipeline.parsing import parse_fit
+    from pipeline.fit.parsing import parse_fit
 
     started = time.perf_counter()
     parsed = parse_fit(data, now=FUZZ_NOW)

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.archives import ArchiveLimits, expand_archive, safe_member_name
-from pipeline.parsing import parse_fit
+from pipeline.fit.parsing import parse_fit
+from pipeline.ingest.archives import ArchiveLimits, expand_archive, safe_member_name
 from tests.fuzzing import SAMPLE_DATA
 
 FITS = sorted(SAMPLE_DATA.glob("*.fit"))

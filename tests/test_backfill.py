@@ -19,10 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as hs
 
 from flows.backfill import backfill, batches
-from pipeline import analysis
 from pipeline.config import load_settings
-from pipeline.ingest import collect_files, ingest_files
-from pipeline.storage import store as st
+from pipeline.derive import refresh as analysis
+from pipeline.ingest.core import collect_files, ingest_files
+from pipeline.store import db as st
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "sample_data" / "legday.toml"

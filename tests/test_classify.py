@@ -9,8 +9,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipeline.classify import CLASSIFIED_SCHEMA, KINDS, apply_labels, classify, match_text
 from pipeline.config import ClassificationSettings
+from pipeline.derive.classify import CLASSIFIED_SCHEMA, KINDS, apply_labels, classify, match_text
 
 CFG = ClassificationSettings()
 T0 = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
@@ -432,7 +432,7 @@ def test_labels_with_unknown_kind_fail() -> None:
 
 
 def _corpus_frames(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    parsing = pytest.importorskip("pipeline.parsing")
+    parsing = pytest.importorskip("pipeline.fit.parsing")
     parsed = parsing.parse_fit(path.read_bytes())
     with_id = pl.format("s{}", pl.col("session_index")).alias("activity_id")
     sessions = parsed.sessions.with_columns(with_id)
@@ -492,7 +492,7 @@ def test_corpus_borderline_reason(corpus_dir: Path) -> None:
 def test_corpus_every_activity_gets_a_kind(
     corpus_dir: Path, corpus_manifest: list[dict[str, str]]
 ) -> None:
-    parsing = pytest.importorskip("pipeline.parsing")
+    parsing = pytest.importorskip("pipeline.fit.parsing")
     runs = 0
     for entry in corpus_manifest:
         if entry["category"] not in ("run_hr", "cycling", "swim", "other_sport"):

@@ -11,8 +11,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.ingest import ingest_files
-from pipeline.storage import store as stg
+from pipeline.ingest.core import ingest_files
+from pipeline.store import db as stg
 from tests.fuzzing import SAMPLE_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +20,16 @@ CONFIG = SAMPLE_DATA / "legday.toml"
 
 
 def cmd(db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", "--config", str(CONFIG), "--db", str(db), *args]
+    return [
+        sys.executable,
+        "-m",
+        "pipeline.cli.app",
+        "--config",
+        str(CONFIG),
+        "--db",
+        str(db),
+        *args,
+    ]
 
 
 def loop(db: Path, times: int, *args: str) -> list[str]:

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.storage import store as stg
+from pipeline.store import db as stg
 from tests.fuzzing import SAMPLE_DATA, make_cases
 
 ROOT = Path(__file__).resolve().parent.parent
-LEGDAY = [sys.executable, "-m", "pipeline.cli"]
+LEGDAY = [sys.executable, "-m", "pipeline.cli.app"]
 CONFIG = SAMPLE_DATA / "legday.toml"
 
 #: Columns that say when, not what: they differ between any two runs.
@@ -194,7 +194,7 @@ def test_a_restart_after_a_kill_before_the_refresh_completes_the_derived_rows(
     """The crash window made deterministic: files written (library ingest), no refresh."""
     from datetime import UTC, datetime
 
-    from pipeline.ingest import collect_files, ingest_files
+    from pipeline.ingest.core import collect_files, ingest_files
 
     db = tmp_path / "legday.duckdb"
     files, _skipped = collect_files([inputs])

@@ -1,4 +1,4 @@
-"""Evidence from the athlete's own runs (pipeline.evidence, pipeline.evidence_measures): per-run
+"""Evidence from the athlete's own runs (pipeline.derive.evidence, pipeline.derive.evidence_measures): per-run
 measures on lap frames, and bucket comparisons on synthetic histories with a known effect."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.evidence import (
+from pipeline.derive.evidence import (
     Bucket,
     Difference,
     EvidenceSettings,
@@ -23,7 +23,7 @@ from pipeline.evidence import (
     evidence,
     hours_since_legs,
 )
-from pipeline.evidence_measures import MEASURES_SCHEMA, run_measures
+from pipeline.derive.evidence_measures import MEASURES_SCHEMA, run_measures
 
 T0 = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday
 LAP_SCHEMA = {

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import LegdayError
-from pipeline.exports import (
+from pipeline.exports.garmin import (
     ActivitySummary,
     ExerciseSummary,
     ExportFormatError,
@@ -509,7 +509,7 @@ def test_layout_of_something_else_is_empty() -> None:
 
 
 def _migration_columns(table: str) -> set[str]:
-    sql = (ROOT / "pipeline/storage/migrations/0001_core.sql").read_text(encoding="utf-8")
+    sql = (ROOT / "pipeline/store/migrations/0001_core.sql").read_text(encoding="utf-8")
     body = re.search(rf"CREATE TABLE {table} \((.*?)\n\);", sql, re.S)
     assert body is not None
     return {m.group(1) for m in re.finditer(r"^\s+(\w+)\s+[A-Z]", body.group(1), re.M)}

@@ -1,4 +1,4 @@
-"""Lower-body fatigue channel (pipeline.fatigue, pipeline.fatigue_regions): the region table, the
+"""Lower-body fatigue channel (pipeline.derive.fatigue, pipeline.derive.fatigue_regions): the region table, the
 dose of a set, the curve, the analytic legs-ready instant and the run flag."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.fatigue import (
+from pipeline.derive.fatigue import (
     DOSE_SCHEMA,
     FatigueSettings,
     fatigue_at,
@@ -23,8 +23,8 @@ from pipeline.fatigue import (
     reps_possible,
     set_doses,
 )
-from pipeline.fatigue_flags import fatigue_flag
-from pipeline.fatigue_regions import (
+from pipeline.derive.fatigue_flags import fatigue_flag
+from pipeline.derive.fatigue_regions import (
     CATEGORY_DEFAULTS,
     EXERCISE_REGIONS,
     NONE,
@@ -34,8 +34,8 @@ from pipeline.fatigue_regions import (
     missing_categories,
     resolve,
 )
-from pipeline.fit_profile import EXERCISE_CATEGORY, EXERCISE_NAMES
-from pipeline.recovery import SEVERITY_RANK
+from pipeline.derive.recovery import SEVERITY_RANK
+from pipeline.fit.profile import EXERCISE_CATEGORY, EXERCISE_NAMES
 
 T0 = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
 CFG = FatigueSettings()

@@ -43,7 +43,7 @@ def served(harness: None, project: dict[str, Path]) -> Iterator[dict[str, Any]]:
     """Both deployments served by the same runner thread ``legday serve`` uses."""
     from flows.common import resolve_settings
     from flows.deployments import runner_deployments
-    from pipeline.cli_serve import RunnerThread
+    from pipeline.cli.serve import RunnerThread
 
     settings = resolve_settings(str(project["config"]))
     params = {"inbox": str(project["inbox"]), "config": str(project["config"])}
@@ -102,7 +102,7 @@ def test_nightly_through_its_deployment_sweeps_and_publishes(
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from prefect.deployments import run_deployment
 
-    from pipeline.storage import store as st
+    from pipeline.store import db as st
 
     for f in sorted(sample_dir.glob("*.fit"))[:10]:  # 19-25 Oct 2026
         shutil.copy(f, project["inbox"] / f.name)
@@ -148,7 +148,7 @@ def test_ingest_flow_stores_files_in_batches_and_refreshes(
     from prefect.client.orchestration import get_client
 
     from flows.ingest import ingest_flow
-    from pipeline.storage import store as st
+    from pipeline.store import db as st
 
     db = tmp_path / "flow.duckdb"
     bad = tmp_path / "broken.fit"

@@ -19,8 +19,8 @@ import garmin_fit_sdk
 import pytest
 from garmin_fit_sdk import Encoder, Profile
 
-from pipeline.ingest import collect_files, ingest_files
-from pipeline.storage import store as stg
+from pipeline.ingest.core import collect_files, ingest_files
+from pipeline.store import db as stg
 from tests.fuzzing import SAMPLE_DATA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ MESG = {m["name"]: num for num, m in Profile["messages"].items()}
 
 def legday(db: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "--config", str(CONFIG), "--db", str(db), *args],
+        [sys.executable, "-m", "pipeline.cli.app", "--config", str(CONFIG), "--db", str(db), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -153,7 +153,7 @@ def query_in_process(db: Path, sql: str) -> subprocess.CompletedProcess[str]:
     """``legday query`` through typer's runner: the same command, without a process start."""
     from typer.testing import CliRunner
 
-    from pipeline.cli import app
+    from pipeline.cli.app import app
 
     res = CliRunner().invoke(app, ["--config", str(CONFIG), "--db", str(db), "query", sql])
     tb = "Traceback" if res.exception and not isinstance(res.exception, SystemExit) else ""

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as hs
 
 from pipeline.config import AthleteSettings, Settings
-from pipeline.inbox import (
+from pipeline.inbox.core import (
     InboxFile,
     Probe,
     ReadinessTracker,
@@ -26,7 +26,7 @@ from pipeline.inbox import (
     sweep_inbox,
     wait_needed,
 )
-from pipeline.storage import store as st
+from pipeline.store import db as st
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
@@ -230,7 +230,7 @@ def test_crash_between_commit_and_move_loses_nothing(
     inbox: Path, settings: Settings, sample_dir: Path
 ) -> None:
     """The store committed, the move never happened: the restart archives the known bytes."""
-    from pipeline.ingest import ingest_files
+    from pipeline.ingest.core import ingest_files
 
     f = inbox / "run.fit"
     shutil.copy(sample(sample_dir), f)
@@ -371,7 +371,8 @@ def test_the_report_tells_quarantined_from_partial_as_files_holds_them(
     import json
     from datetime import date
 
-    from pipeline import analysis
+    from pipeline.derive import refresh as analysis
+    from pipeline.report import produce
 
     shutil.copy(sample(sample_dir, 0), inbox / "good.fit")
     data = sample(sample_dir, 2).read_bytes()
@@ -380,7 +381,7 @@ def test_the_report_tells_quarantined_from_partial_as_files_holds_them(
     run = ingest_and_file(settings, scan_inbox(inbox, settings)[0], now=NOW)
     assert run.counts() == {"stored": 1, "partial": 1, "duplicate": 0, "quarantined": 1}
     analysis.refresh_store(settings, now=NOW)
-    produced = analysis.produce_report(
+    produced = produce.produce_report(
         settings, "sam", date(2026, 11, 2), generated_at=NOW, out_dir=tmp_path / "reports"
     )
     with st.open_store(settings.db_path, read_only=True) as s:

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.ingest import FileOutcome, ingest_files
-from pipeline.storage import store as st
+from pipeline.ingest.core import FileOutcome, ingest_files
+from pipeline.store import db as st
 from tests.helpers import NOW, ingest, rows, snapshot
 
 BROKEN_REASONS = {
@@ -201,8 +201,8 @@ def test_a_file_is_written_in_one_transaction(
     tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file whose rows cannot all be written leaves none; the batch's other files are stored."""
-    from pipeline.ingest import activity_id, fit_identity
-    from pipeline.parsing import parse_fit
+    from pipeline.fit.parsing import parse_fit
+    from pipeline.ingest.core import activity_id, fit_identity
 
     files = sorted(sample_dir.glob("*.fit"))[:3]
     identity = fit_identity(parse_fit(files[0].read_bytes()))
@@ -233,7 +233,7 @@ def test_batches_give_the_same_rows_as_one_file_per_transaction(
 ) -> None:
     files = sorted(sample_dir.glob("*.fit"))
     ingest(tmp_path / "batched.duckdb", files)
-    import pipeline.ingest as ing
+    import pipeline.ingest.core as ing
 
     monkeypatch.setattr(ing, "write_results", functools.partial(ing.write_results, batch_files=1))
     ingest(tmp_path / "single.duckdb", files)
@@ -292,8 +292,8 @@ def test_the_same_bytes_twice_reaching_the_writer_are_a_duplicate(
     tmp_path: Path, sample_dir: Path
 ) -> None:
     """The writer itself never inserts the same bytes twice, whatever the plan let through."""
-    from pipeline.ingest import write_results
-    from pipeline.parsing import parse_file
+    from pipeline.fit.parsing import parse_file
+    from pipeline.ingest.core import write_results
 
     src = sorted(sample_dir.glob("*.fit"))[0]
     copy = tmp_path / "copy.fit"
@@ -340,7 +340,7 @@ def test_unpack_workspace_leaves_nothing_and_clears_what_dead_runs_left(tmp_path
     import subprocess
     import sys
 
-    from pipeline.ingest import unpack_workspace
+    from pipeline.ingest.core import unpack_workspace
 
     root = tmp_path / ".legday-unpacked"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -365,7 +365,7 @@ def test_an_archive_recorded_meanwhile_by_another_run_is_a_duplicate(
     tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two runs unpack the same zip at once: the later record is a duplicate, not a crash."""
-    import pipeline.ingest as ing
+    import pipeline.ingest.core as ing
 
     fit = sorted(sample_dir.glob("*.fit"))[0]
     z = _zip_of(tmp_path / "e.zip", {"a.fit": fit.read_bytes()})
@@ -389,7 +389,7 @@ def test_a_file_the_parser_died_on_has_a_quarantined_row(
     tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Counted quarantined, so `files` (and status, and the report) hold it as quarantined."""
-    import pipeline.ingest as ing
+    import pipeline.ingest.core as ing
 
     files = sorted(sample_dir.glob("*.fit"))[:2]
     real = ing.iter_parsed

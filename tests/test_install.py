@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.cli_extras import module_entrypoint, sample_data
+from pipeline.cli.extras import module_entrypoint, sample_data
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_data"
@@ -125,14 +125,14 @@ def test_wheel_holds_what_installed_use_needs(wheel: Path) -> None:
         assert members[f"pipeline/sample_data/{name}"] == (SAMPLES / name).read_bytes()
     assert "pipeline/sample_data/generate.py" not in members  # needs the dev-only SDK
     for sql in (ROOT / "pipeline" / "storage" / "migrations").glob("*.sql"):
-        assert members[f"pipeline/storage/migrations/{sql.name}"] == sql.read_bytes()
+        assert members[f"pipeline/store/migrations/{sql.name}"] == sql.read_bytes()
     assert (
-        members["pipeline/report_schema.json"]
-        == (ROOT / "pipeline/report_schema.json").read_bytes()
+        members["pipeline/report/schema.json"]
+        == (ROOT / "pipeline/report/schema.json").read_bytes()
     )
     for module in ("flows/inbox.py", "flows/nightly.py", "flows/deployments.py"):
         assert module in members
-    assert b"legday = pipeline.cli:app" in entry_points
+    assert b"legday = pipeline.cli.app:app" in entry_points
 
 
 @pytest.mark.slow

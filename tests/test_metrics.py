@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import AthleteSettings, IntensitySettings, LoadSettings
-from pipeline.metrics import (
+from pipeline.derive.metrics import (
     METRICS_SCHEMA,
     HrProfile,
     acwr_band,

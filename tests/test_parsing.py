@@ -1,4 +1,4 @@
-"""Tests of pipeline.parsing: the real corpus, hand-built FIT bytes and hostile inputs."""
+"""Tests of pipeline.fit.parsing: the real corpus, hand-built FIT bytes and hostile inputs."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.parsing import (
+from pipeline.fit.parsing import (
     PARSER_VERSION,
     fit_crc,
     fit_declared_length,
     fit_is_complete,
     parse_fit,
 )
-from pipeline.schemas import (
+from pipeline.fit.schemas import (
     HR_SCHEMA,
     LAP_SCHEMA,
     SESSION_SCHEMA,

@@ -11,16 +11,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import RecoverySettings
-from pipeline.notify_plan import (
+from pipeline.derive.recovery import recovery_flags
+from pipeline.plans.check import Conflict, check_plans, moved
+from pipeline.plans.ics import read_ics
+from pipeline.plans.model import PlannedWorkout, manual_plan, replace_feed
+from pipeline.plans.notify import (
     TEST_NOTIFICATION,
     compose,
     flag_findings,
     new_findings,
 )
-from pipeline.plan_check import Conflict, check_plans, moved
-from pipeline.plans import PlannedWorkout, manual_plan, replace_feed
-from pipeline.plans_ics import read_ics
-from pipeline.recovery import recovery_flags
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

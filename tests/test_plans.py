@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import IntensitySettings
-from pipeline.metrics import HrProfile
-from pipeline.plans import (
+from pipeline.derive.metrics import HrProfile
+from pipeline.plans.fit import PlanZones, WorkoutDecision, plan_from_workout
+from pipeline.plans.ics import read_ics, read_ics_report
+from pipeline.plans.model import (
     PlanFileError,
     PlannedWorkout,
     PlanSource,
@@ -19,10 +21,8 @@ from pipeline.plans import (
     manual_plan,
     replace_feed,
 )
-from pipeline.plans_fit import PlanZones, WorkoutDecision, plan_from_workout
-from pipeline.plans_ics import read_ics, read_ics_report
-from pipeline.plans_schedule import plans_from_schedule, workout_ref
-from pipeline.plans_text import classify_text
+from pipeline.plans.schedule import plans_from_schedule, workout_ref
+from pipeline.plans.text import classify_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

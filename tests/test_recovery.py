@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import RecoverySettings
-from pipeline.recovery import FLAG_SCHEMA, RULES, SEVERITY_RANK, legs_state, recovery_flags
+from pipeline.derive.recovery import FLAG_SCHEMA, RULES, SEVERITY_RANK, legs_state, recovery_flags
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEFAULTS = RecoverySettings()
@@ -123,7 +123,7 @@ def test_rule_table(
 
 
 def test_rule_ids_are_documented_in_the_module_docstring() -> None:
-    import pipeline.recovery as mod
+    import pipeline.derive.recovery as mod
 
     assert mod.__doc__ is not None
     for rule in RULES:

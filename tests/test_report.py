@@ -27,10 +27,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import RecoverySettings
+from pipeline.derive.metrics import HrProfile
+from pipeline.derive.recovery import legs_state, recovery_flags
 from pipeline.errors import ReportError
-from pipeline.metrics import HrProfile
-from pipeline.recovery import legs_state, recovery_flags
-from pipeline.report import (
+from pipeline.report.build import (
     REPORT_SCHEMA_PATH,
     REPORT_SCHEMA_VERSION,
     build_report,
@@ -38,7 +38,7 @@ from pipeline.report import (
     render_json,
     render_markdown,
 )
-from pipeline.report_html import _thin, render_html
+from pipeline.report.html import _thin, render_html
 
 GOLDEN = Path(__file__).parent / "golden"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -549,7 +549,7 @@ def _readme_evidence() -> dict[str, tuple[str, str]]:
 
 
 def test_evidence_citations_are_the_readme_s_and_cover_every_rule() -> None:
-    from pipeline.recovery import EVIDENCE, RULES
+    from pipeline.derive.recovery import EVIDENCE, RULES
 
     readme = _readme_evidence()
     assert len(readme) >= 7
@@ -575,7 +575,7 @@ def test_every_cited_key_is_explained_in_each_format() -> None:
 
 
 def test_a_day_without_flags_cites_nothing_and_an_unknown_key_is_still_listed() -> None:
-    from pipeline.report import evidence_entries
+    from pipeline.report.build import evidence_entries
 
     s = scenario()
     quiet = make_report(s, flags=s["flags"].clear())
@@ -611,7 +611,7 @@ def _svgs(page: str) -> list[tuple[str, str]]:
 def test_each_plot_has_a_phone_sized_drawing_with_its_own_ids() -> None:
     import re
 
-    from pipeline.report_html import NARROW_MAX_PX
+    from pipeline.report.html import NARROW_MAX_PX
 
     page = html_page(scenario())
     svgs = _svgs(page)

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import analysis
 from pipeline.config import load_settings
-from pipeline.ingest import ingest_files
-from pipeline.report import render_json
-from pipeline.report_html import SEVERITY_COLOURS
-from pipeline.report_index import (
+from pipeline.derive import refresh as analysis
+from pipeline.ingest.core import ingest_files
+from pipeline.report import produce
+from pipeline.report.build import render_json
+from pipeline.report.html import SEVERITY_COLOURS
+from pipeline.report.index import (
     IndexEntry,
     calendar_days,
     entry_from_report,
@@ -161,12 +162,12 @@ def test_producing_a_report_rebuilds_the_index(tmp_path: Path, sample_dir: Path)
     ingest_files(settings.db_path, [(p, athlete) for p in sorted(inbox.iterdir())], now=now)
     analysis.refresh_store(settings, now=now)
     out = tmp_path / "reports"
-    first = analysis.produce_report(
+    first = produce.produce_report(
         settings, athlete, date(2026, 10, 19), generated_at=now, out_dir=out
     )
     assert first.paths["index"] == out / "index.html"
     assert "sam/2026-10-19.html" in first.paths["index"].read_text(encoding="utf-8")
-    analysis.produce_report(settings, athlete, date(2026, 10, 20), generated_at=now, out_dir=out)
+    produce.produce_report(settings, athlete, date(2026, 10, 20), generated_at=now, out_dir=out)
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "Days with flags (1)" in page  # 20 Oct: intervals the morning after a leg day
     assert re.findall(r'class="day" href="sam/([\d-]+)\.html"', page) == ["2026-10-20"]

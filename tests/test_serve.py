@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.inbox import probe_file
-from pipeline.storage import store as st
+from pipeline.inbox.core import probe_file
+from pipeline.store import db as st
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from pipeline.cli_serve import LocalServer
+    from pipeline.cli.serve import LocalServer
 
     srv = LocalServer(tmp_path_factory.mktemp("prefect-server"), _free_port())
     srv.start(timeout_s=120)
@@ -111,7 +111,7 @@ class Serve:
             [
                 sys.executable,
                 "-m",
-                "pipeline.cli",
+                "pipeline.cli.app",
                 "--config",
                 str(self.base / "legday.toml"),
                 "serve",

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ReadOnlyQueryError, SchemaError, StoreBusy
-from pipeline.storage.migrations import MIGRATIONS
-from pipeline.storage.store import open_store
+from pipeline.store.db import open_store
+from pipeline.store.migrate import MIGRATIONS
 from tests.helpers import NOW
 
 
@@ -74,7 +74,7 @@ HOLD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pipeline.storage.store import open_store
+    from pipeline.store.db import open_store
     with open_store(Path(sys.argv[1])) as s:
         print("holding", flush=True)
         time.sleep(float(sys.argv[2]))

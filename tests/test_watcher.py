@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import AthleteSettings, Settings
-from pipeline.inbox import InboxFile, ingest_and_file
-from pipeline.storage import store as st
-from pipeline.watcher import InboxWatcher, WatchOptions
+from pipeline.inbox.core import InboxFile, ingest_and_file
+from pipeline.inbox.watcher import InboxWatcher, WatchOptions
+from pipeline.store import db as st
 
 ROOT = Path(__file__).resolve().parent.parent
 OPTIONS = WatchOptions(settle_s=0.4, stalled_s=1.5, tick_s=0.1, rescan_s=5.0)
@@ -167,7 +167,7 @@ def test_query_answers_while_an_ingest_runs(tmp_path: Path, sample_dir: Path) ->
     inbox.mkdir()
     for f in sample_dir.glob("*.fit"):
         shutil.copy(f, inbox / f.name)
-    legday = [sys.executable, "-m", "pipeline.cli", "--config", str(cfg)]
+    legday = [sys.executable, "-m", "pipeline.cli.app", "--config", str(cfg)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # first a tiny store, so the query has something to open
     subprocess.run(
@@ -178,7 +178,7 @@ def test_query_answers_while_an_ingest_runs(tmp_path: Path, sample_dir: Path) ->
     )
     script = (
         "import sys; from datetime import UTC, datetime; from pathlib import Path;"
-        "from pipeline.config import load_settings; from pipeline.inbox import scan_inbox, ingest_and_file;"
+        "from pipeline.config import load_settings; from pipeline.inbox.core import scan_inbox, ingest_and_file;"
         f"s = load_settings(env={{}}, cwd=Path('.'), config=Path({str(cfg)!r}));"
         f"files, _ = scan_inbox(Path({str(inbox)!r}), s);"
         "ingest_and_file(s, files, now=datetime.now(UTC), workers=1)"

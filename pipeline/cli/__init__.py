@@ -1,0 +1,1 @@
+"""The legday command line: the edge of the house."""

@@ -1,0 +1,1 @@
+"""What legday derives from stored activities: kinds, metrics, recovery flags, refresh."""

@@ -1,0 +1,490 @@
+"""Recovery rules: flag intense runs that start too soon after the end of a leg session.
+
+Pure functions over the ``sessions`` frame (one athlete; the join of activities, classification
+and metrics: ``activity_id, kind, start_utc, end_utc, intensity, heavy, leg_score, name, sport,
+sub_sport``). No I/O, no clock: the caller passes the instant it wants the legs' state at.
+
+Evidence keys refer to domain.md section (d), table D1:
+
+* S1 Doma & Deakin 2013 -- strength then running 6 h later costs the most (order matters).
+* S2 Doma et al. 2019 -- after a 6RM lower-body session, "at least 48 h" before running.
+* S3 Burt, Doma & Connor 2023 -- high-intensity running impaired at 24 h and 48 h;
+  low-intensity running unchanged at 24 h, impaired at 48 h.
+* S4 Assumpcao et al. 2013 -- the repeated-bout effect blunts damage in accustomed lifters.
+* S5 Marcora & Bosio 2007 -- self-paced time trial -4 % at 48 h.
+* S9 Robineau et al. 2016 -- 0 h / 6 h gaps interfere more than 24 h.
+* S11 Cheung, Hume & Maxwell 2003 -- DOMS peaks 24-72 h.
+
+Rules (``RULES``; thresholds come from ``RecoverySettings``; the gap is real elapsed hours from
+the END of the leg session to the START of the run, computed on UTC instants so DST changes count
+as the hours they really are):
+
+* ``same_day`` (alert): hard run, gap < ``same_day_hours`` (6 h). S1, S9.
+* ``intense_24h`` (alert): hard run, gap < ``alert_hours`` (24 h). S2, S3.
+* ``intense_48h`` (warning): hard run, gap < ``warning_hours`` (48 h). S2, S3, S5.
+* ``intense_72h_heavy`` (warning): hard run, gap < ``heavy_warning_hours`` (72 h) after a heavy
+  or unaccustomed leg session. S11, S4.
+* ``easy_in_window`` (info): easy or moderate run, gap < ``info_hours`` (48 h). S3.
+* ``unknown_in_window`` (info): run of unknown intensity (no usable HR), gap < ``info_hours``. S3.
+
+Only intensity ``'hard'`` is intense. A run that starts before a leg session ends is never
+flagged against that session. A run gets at most one flag: the strongest severity over all leg
+sessions before it; ties go to the most recent leg session, then to the rule listed first.
+Because every rule is "gap below a threshold", the severity can only grow as the gap shrinks.
+The 72 h extension applies to intense runs only: S3 found low-intensity running impaired up to
+48 h, not beyond.
+
+Unaccustomed (S4): a leg session with no other leg session starting in the ``unaccustomed_days``
+days before it. When the frame holds no leg session before it, that absence is only evidence if
+the frame reaches back at least ``unaccustomed_days`` before the session (any kind of session
+counts as history); otherwise we cannot tell a layoff from a short export, and we treat the
+session as accustomed so a new user's first import does not raise every window to 72 h.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Literal, cast
+
+import polars as pl
+
+from pipeline.config import RecoverySettings
+from pipeline.fit.schemas import UTC_TS
+
+Severity = Literal["alert", "warning", "info"]
+
+#: Severity order, weakest first; a missing flag ranks 0.
+SEVERITY_RANK: dict[str, int] = {"info": 1, "warning": 2, "alert": 3}
+
+INTENSE = "hard"
+
+REQUIRED_COLUMNS = ("activity_id", "kind", "start_utc", "end_utc", "intensity", "heavy")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the rule table; ``window`` names the ``RecoverySettings`` field in hours."""
+
+    rule_id: str
+    severity: Severity
+    intensities: frozenset[str]  # run intensities it applies to ('unknown' stands for null too)
+    needs_heavy_or_unaccustomed: bool
+    window: str
+    evidence: tuple[str, ...]
+    phrase: str  # completes the sentence; {t} is the threshold in hours
+
+    def threshold(self, settings: RecoverySettings) -> float:
+        return float(getattr(settings, self.window))
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "same_day",
+        "alert",
+        frozenset({INTENSE}),
+        False,
+        "same_day_hours",
+        ("S1", "S9"),
+        "under the {t:g} h same-day threshold (strength then a hard run interferes most)",
+    ),
+    Rule(
+        "intense_24h",
+        "alert",
+        frozenset({INTENSE}),
+        False,
+        "alert_hours",
+        ("S2", "S3"),
+        "under the {t:g} h alert threshold",
+    ),
+    Rule(
+        "intense_48h",
+        "warning",
+        frozenset({INTENSE}),
+        False,
+        "warning_hours",
+        ("S2", "S3", "S5"),
+        "under the {t:g} h warning threshold",
+    ),
+    Rule(
+        "intense_72h_heavy",
+        "warning",
+        frozenset({INTENSE}),
+        True,
+        "heavy_warning_hours",
+        ("S11", "S4"),
+        "under the {t:g} h window after a heavy or unaccustomed leg session",
+    ),
+    Rule(
+        "easy_in_window",
+        "info",
+        frozenset({"easy", "moderate"}),
+        False,
+        "info_hours",
+        ("S3",),
+        "inside the {t:g} h window; fine as an easy run, not yet for a hard one",
+    ),
+    Rule(
+        "unknown_in_window",
+        "info",
+        frozenset({"unknown"}),
+        False,
+        "info_hours",
+        ("S3",),
+        "inside the {t:g} h window; its intensity is unknown, so check how hard it was",
+    ),
+)
+
+RULE_ORDER: dict[str, int] = {r.rule_id: i for i, r in enumerate(RULES)}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A study a rule cites: its key (``S2``), the citation and the finding the rule uses."""
+
+    key: str
+    citation: str
+    finding: str
+
+
+#: The evidence keys the rules cite, with their citations (domain.md section (d), table D1), word
+#: for word as in the README's "Sport-science defaults" table (a test compares the two). Reports
+#: explain each key they show.
+EVIDENCE: dict[str, Evidence] = {
+    e.key: e
+    for e in (
+        Evidence(
+            "S1",
+            "Doma & Deakin 2013, Appl Physiol Nutr Metab",
+            "strength → run 6 h later costs more than the reverse order "
+            "(time to exhaustion −29 % vs −18 %)",
+        ),
+        Evidence(
+            "S2",
+            "Doma et al. 2019, Sports Med Open 5:21",
+            'after a lower-body 6RM session: DOMS and CMJ loss for 48 h; "at least 48 h" '
+            "before running",
+        ),
+        Evidence(
+            "S3",
+            "Burt, Doma & Connor 2023, Science & Sports 38:647 (meta-analysis)",
+            "high-intensity running impaired at 24 h and 48 h; low-intensity only at 48 h",
+        ),
+        Evidence(
+            "S4",
+            "Assumpção et al. 2013, Sci World J 189149",
+            "impairment concerns high-intensity running; the repeated-bout effect blunts it",
+        ),
+        Evidence(
+            "S5",
+            "Marcora & Bosio 2007, Scand J Med Sci Sports 17:662",
+            "30-min time trial −4 % 48 h after drop jumps",
+        ),
+        Evidence(
+            "S9",
+            "Robineau et al. 2016, J Strength Cond Res 30:672",
+            "0 h / 6 h gaps interfere more than 24 h",
+        ),
+        Evidence(
+            "S11",
+            "Cheung, Hume & Maxwell 2003, Sports Med 33:145",
+            "DOMS peaks 24–72 h",
+        ),
+    )
+}
+
+FLAG_SCHEMA: dict[str, pl.DataType] = {
+    "flag_id": pl.String(),
+    "run_activity_id": pl.String(),
+    "leg_activity_id": pl.String(),
+    "run_start_utc": UTC_TS,
+    "leg_end_utc": UTC_TS,
+    "hours_between": pl.Float64(),
+    "severity": pl.String(),
+    "rule": pl.String(),
+    "run_intensity": pl.String(),
+    "leg_heavy": pl.Boolean(),
+    "leg_unaccustomed": pl.Boolean(),
+    "message": pl.String(),
+    # Beyond the contract's columns: what the report needs to explain a flag.
+    "threshold_hours": pl.Float64(),
+    "evidence": pl.String(),
+    "intense_ok_from_utc": UTC_TS,
+}
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_local(ts: datetime, tz: tzinfo) -> str:
+    """``Tue 21 Oct 18:40 CEST``: locale-independent, in the athlete's zone."""
+    loc = ts.astimezone(tz)
+    return f"{_DAYS[loc.weekday()]} {loc.day:02d} {_MONTHS[loc.month - 1]} {loc:%H:%M} {loc:%Z}"
+
+
+@dataclass(frozen=True)
+class _Leg:
+    activity_id: str
+    start: datetime
+    end: datetime
+    heavy: bool
+    unaccustomed: bool
+    name: str
+    leg_score: float | None
+
+    @property
+    def extended(self) -> bool:
+        return self.heavy or self.unaccustomed
+
+
+@dataclass(frozen=True)
+class _Run:
+    activity_id: str
+    start: datetime
+    intensity: str
+    name: str
+
+
+def _as_utc(df: pl.DataFrame, col: str) -> pl.DataFrame:
+    dtype = df.schema[col]
+    if not isinstance(dtype, pl.Datetime):
+        raise ValueError(f"sessions.{col} must be a tz-aware Datetime, got {dtype}")
+    if dtype.time_zone is None:
+        raise ValueError(f"sessions.{col} is naive; legday keeps tz-aware UTC instants")
+    return df.with_columns(pl.col(col).dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+
+
+def _prepare(sessions: pl.DataFrame) -> pl.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in sessions.columns]
+    if missing:
+        raise ValueError(f"sessions frame lacks columns: {', '.join(missing)}")
+    if "athlete_id" in sessions.columns and sessions["athlete_id"].n_unique() > 1:
+        raise ValueError("sessions frame mixes athletes; pass one athlete's sessions")
+    df = sessions
+    for col in ("start_utc", "end_utc"):
+        df = _as_utc(df, col)
+    for col in ("name", "sport", "sub_sport"):
+        if col not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype=pl.String()).alias(col))
+    if "leg_score" not in df.columns:
+        df = df.with_columns(pl.lit(None, dtype=pl.Float64()).alias("leg_score"))
+    return (
+        df.filter(pl.col("start_utc").is_not_null())
+        .with_columns(pl.coalesce("end_utc", "start_utc").alias("end_utc"))
+        .sort(["start_utc", "activity_id"])
+    )
+
+
+def _display_name(row: dict[str, Any], fallback: str) -> str:
+    name = row.get("name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    sport = row.get("sport")
+    sub = row.get("sub_sport")
+    if not isinstance(sport, str) or not sport:
+        return fallback
+    label = sport.replace("_", " ").capitalize()
+    if isinstance(sub, str) and sub and sub != "generic":
+        label += ", " + sub.replace("_", " ")
+    return label
+
+
+def _intensity(value: object) -> str:
+    if isinstance(value, str) and value in ("easy", "moderate", "hard"):
+        return value
+    return "unknown"
+
+
+def _legs(df: pl.DataFrame, unaccustomed_days: int) -> list[_Leg]:
+    """Leg sessions in end order, each with its unaccustomed flag (see the module docstring)."""
+    history_start = cast("datetime | None", df["start_utc"].min()) if df.height else None
+    rows = df.filter(pl.col("kind") == "leg_strength").to_dicts()
+    span = timedelta(days=unaccustomed_days)
+    legs: list[_Leg] = []
+    for row in rows:
+        start: datetime = row["start_utc"]
+        previous = [r for r in rows if r["start_utc"] < start]
+        if any(r["start_utc"] >= start - span for r in previous):
+            unaccustomed = False
+        elif previous:
+            unaccustomed = True  # the last leg session is older than the span
+        else:
+            unaccustomed = history_start is not None and history_start <= start - span
+        score = row.get("leg_score")
+        legs.append(
+            _Leg(
+                activity_id=str(row["activity_id"]),
+                start=start,
+                end=row["end_utc"],
+                heavy=bool(row.get("heavy")),
+                unaccustomed=unaccustomed_days > 0 and unaccustomed,
+                name=_display_name(row, "leg session"),
+                leg_score=float(score) if score is not None else None,
+            )
+        )
+    legs.sort(key=lambda leg: (leg.end, leg.activity_id))
+    return legs
+
+
+def _window_hours(leg: _Leg, settings: RecoverySettings) -> float:
+    """Hours after the leg session's end until an intense run is advised again."""
+    return settings.heavy_warning_hours if leg.extended else settings.warning_hours
+
+
+def _leg_phrase(leg: _Leg, unaccustomed_days: int) -> str:
+    if leg.heavy and leg.unaccustomed:
+        kind = "a heavy, unaccustomed leg session"
+    elif leg.heavy:
+        kind = "a heavy leg session"
+    elif leg.unaccustomed:
+        kind = f"an unaccustomed leg session (none in the {unaccustomed_days} days before)"
+    else:
+        kind = "a leg session"
+    detail = leg.name if leg.leg_score is None else f"{leg.name}, leg score {leg.leg_score:.1f}"
+    return f"{kind} ({detail})"
+
+
+def _match(run: _Run, leg: _Leg, hours: float, settings: RecoverySettings) -> Rule | None:
+    """The strongest rule this (run, leg) pair triggers, or None."""
+    best: Rule | None = None
+    for rule in RULES:
+        if run.intensity not in rule.intensities:
+            continue
+        if rule.needs_heavy_or_unaccustomed and not leg.extended:
+            continue
+        if hours >= rule.threshold(settings):
+            continue
+        if best is None or SEVERITY_RANK[rule.severity] > SEVERITY_RANK[best.severity]:
+            best = rule
+    return best
+
+
+def _flag_id(run_id: str, leg_id: str) -> str:
+    return "flag-" + hashlib.sha256(f"{run_id}|{leg_id}".encode()).hexdigest()[:12]
+
+
+def recovery_flags(
+    sessions: pl.DataFrame,
+    settings: RecoverySettings,
+    unaccustomed_days: int,
+    *,
+    tz: tzinfo = UTC,
+) -> pl.DataFrame:
+    """Flag runs that start too soon after the end of a leg session (rules in ``RULES``).
+
+    ``tz`` only affects how the "advised ready from" time is written in the message; every
+    computation is on UTC instants. Returns ``FLAG_SCHEMA`` rows sorted by run start.
+    """
+    df = _prepare(sessions)
+    legs = _legs(df, unaccustomed_days)
+    leg_ends = [leg.end for leg in legs]
+    horizon = max(r.threshold(settings) for r in RULES)
+    out: list[dict[str, Any]] = []
+    for row in df.filter(pl.col("kind") == "run").to_dicts():
+        run = _Run(
+            activity_id=str(row["activity_id"]),
+            start=row["start_utc"],
+            intensity=_intensity(row.get("intensity")),
+            name=_display_name(row, "Run"),
+        )
+        best: tuple[int, datetime, int, _Leg, Rule, float] | None = None
+        # Legs that ended at or before the run's start, most recent first.
+        for leg in reversed(legs[: bisect_right(leg_ends, run.start)]):
+            hours = (run.start - leg.end).total_seconds() / 3600.0
+            if hours >= horizon:
+                break
+            rule = _match(run, leg, hours, settings)
+            if rule is None:
+                continue
+            key = (SEVERITY_RANK[rule.severity], leg.end, -RULE_ORDER[rule.rule_id])
+            if best is None or key > best[:3]:
+                best = (*key, leg, rule, hours)
+        if best is None:
+            continue
+        _, _, _, leg, rule, hours = best
+        ok_from = leg.end + timedelta(hours=_window_hours(leg, settings))
+        why = rule.phrase.format(t=rule.threshold(settings))
+        message = (
+            f"{run.name} ({run.intensity}) started {hours:.1f} h after the end of "
+            f"{_leg_phrase(leg, unaccustomed_days)} — {why}"
+            f"; legs are advised ready for intense running from {format_local(ok_from, tz)} "
+            f"({_window_hours(leg, settings):g} h)."
+        )
+        out.append(
+            {
+                "flag_id": _flag_id(run.activity_id, leg.activity_id),
+                "run_activity_id": run.activity_id,
+                "leg_activity_id": leg.activity_id,
+                "run_start_utc": run.start,
+                "leg_end_utc": leg.end,
+                "hours_between": hours,
+                "severity": rule.severity,
+                "rule": rule.rule_id,
+                "run_intensity": run.intensity,
+                "leg_heavy": leg.heavy,
+                "leg_unaccustomed": leg.unaccustomed,
+                "message": message,
+                "threshold_hours": rule.threshold(settings),
+                "evidence": ", ".join(rule.evidence),
+                "intense_ok_from_utc": ok_from,
+            }
+        )
+    return pl.DataFrame(out, schema=FLAG_SCHEMA).sort(["run_start_utc", "flag_id"])
+
+
+def legs_state(
+    sessions: pl.DataFrame,
+    as_of_end_utc: datetime,
+    settings: RecoverySettings,
+    unaccustomed_days: int,
+) -> dict[str, Any]:
+    """State of the legs at an instant: last leg session, hours since, when intense is OK.
+
+    ``intense_ok_from_utc`` is the latest "end + window" over every leg session ended by
+    ``as_of_end_utc`` (window 48 h, 72 h if heavy or unaccustomed), so it agrees with
+    ``recovery_flags``: a hard run before it would get a warning or an alert. ``limiting_*``
+    names the session that sets it (usually the last one; an earlier heavy one can outlast a
+    light one). Status is ``recovering`` before that instant, else ``ready`` (also with no leg
+    session at all, in which case the other fields are None).
+    """
+    if as_of_end_utc.tzinfo is None:
+        raise ValueError("as_of_end_utc must be tz-aware")
+    as_of = as_of_end_utc.astimezone(UTC)
+    legs = [leg for leg in _legs(_prepare(sessions), unaccustomed_days) if leg.end <= as_of]
+    state: dict[str, Any] = {
+        "as_of_utc": as_of,
+        "last_leg_activity_id": None,
+        "last_leg_name": None,
+        "last_leg_end_utc": None,
+        "hours_since": None,
+        "heavy": None,
+        "unaccustomed": None,
+        "leg_score": None,
+        "window_hours": None,
+        "intense_ok_from_utc": None,
+        "limiting_leg_activity_id": None,
+        "status": "ready",
+    }
+    if not legs:
+        return state
+    last = legs[-1]
+    limiting = max(
+        legs, key=lambda leg: (leg.end + timedelta(hours=_window_hours(leg, settings)), leg.end)
+    )
+    ok_from = limiting.end + timedelta(hours=_window_hours(limiting, settings))
+    state.update(
+        last_leg_activity_id=last.activity_id,
+        last_leg_name=last.name,
+        last_leg_end_utc=last.end,
+        hours_since=(as_of - last.end).total_seconds() / 3600.0,
+        heavy=last.heavy,
+        unaccustomed=last.unaccustomed,
+        leg_score=last.leg_score,
+        window_hours=_window_hours(limiting, settings),
+        intense_ok_from_utc=ok_from,
+        limiting_leg_activity_id=limiting.activity_id,
+        status="recovering" if as_of < ok_from else "ready",
+    )
+    return state

@@ -1,0 +1,1 @@
+"""Summaries from Garmin and Strava bulk exports: titles, types and exercise summaries."""

@@ -1,0 +1,1 @@
+"""The watched inbox: readiness, filing files away after their outcome, the watcher."""

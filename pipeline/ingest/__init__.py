@@ -1,0 +1,1 @@
+"""Ingest: paths in, an outcome for every file and rows in the store out."""

@@ -1,0 +1,1 @@
+"""Planned workouts: reading plans in and checking what is coming up."""

@@ -1,0 +1,1 @@
+"""The daily report: its typed model, the renderers, and producing the files."""

@@ -1,0 +1,217 @@
+"""Producing a day's report: build it from the store, render it, keep it and write its files.
+
+``produce_report`` is the one sequence shared by ``legday report`` and the nightly flow: a
+read-only session builds the report (``daily_report``), one short writer session keeps it in the
+``reports`` relation, then the files and the folder's ``index.html`` are written. I/O: the store
+and the report folder; ``generated_at`` is passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipeline.config import Settings
+from pipeline.derive import metrics as mt
+from pipeline.derive import recovery as rc
+from pipeline.derive.refresh import LOAD_HISTORY_DAYS, _profile, load_hr, session_frame
+from pipeline.errors import ReportError
+from pipeline.report import build as rp
+from pipeline.report import html as report_html
+from pipeline.report import index as report_index
+from pipeline.store import db as st
+
+
+def daily_report(
+    store: st.Store,
+    settings: Settings,
+    athlete_id: str,
+    day: date,
+    *,
+    generated_at: datetime,
+) -> DayReport:
+    """The report of one local day, plus the HR traces of its flagged runs and a 4-week timeline.
+
+    Files quarantined or partial since the day before are listed for a person to look at.
+    """
+    athlete = settings.athlete(athlete_id)
+    start, end = rp.day_bounds(day, athlete.tz)
+    quarantined = quarantined_files(store, athlete_id, start - timedelta(days=1))
+    profile = _profile(store, athlete_id, athlete, end)
+    history_from = start - timedelta(days=LOAD_HISTORY_DAYS)
+    sessions = session_frame(store, athlete_id, since=history_from, until=end)
+    day_sessions = sessions.filter((pl.col("start_utc") >= start) & (pl.col("start_utc") < end))
+    flags = store.frame(
+        "SELECT * FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ? AND run_start_utc < ? "
+        "ORDER BY run_start_utc",
+        [athlete_id, start, end],
+    )
+    days = athlete.classification.unaccustomed_days
+    legs = rc.legs_state(sessions, end, athlete.recovery, days)
+    metric_cols = [c for c in sessions.columns if c not in ("start_utc", "end_utc")]
+    daily = mt.daily_load(
+        sessions.select("activity_id", "start_utc", "end_utc"),
+        sessions.select([c for c in metric_cols if c == "activity_id" or c.startswith("trimp")]),
+        athlete.tz,
+    )
+    load = mt.load_context(daily, day, athlete.load)
+    report = rp.build_report(
+        athlete_id=athlete_id,
+        athlete_name=athlete.name or athlete_id,
+        local_date=day,
+        tz=athlete.tz,
+        sessions=day_sessions,
+        metrics=day_sessions,
+        flags=flags,
+        legs=legs,
+        load=load,
+        profile=profile,
+        generated_at=generated_at,
+        quarantined=quarantined,
+        zone_model=athlete.intensity.zone_model,
+    )
+    flagged = flags["run_activity_id"].to_list()
+    traces: dict[str, pl.DataFrame] = {}
+    if flagged:
+        hr = load_hr(store, athlete_id, flagged)
+        for aid in flagged:
+            traces[aid] = hr.filter(
+                (pl.col("activity_id") == aid) & (pl.col("source") == "record")
+            ).select("ts", "bpm")
+    timeline_from = end - timedelta(days=28)
+    timeline = sessions.filter(pl.col("start_utc") >= timeline_from)
+    tl_flags = store.frame(
+        "SELECT * FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ? "
+        "AND run_start_utc < ? ORDER BY run_start_utc",
+        [athlete_id, timeline_from, end],
+    )
+    return DayReport(report, traces, timeline, tl_flags, athlete.intensity.zone_model)
+
+
+@dataclass
+class DayReport:
+    """A built report and the frames its HTML plots need."""
+
+    report: dict[str, Any]
+    traces: dict[str, pl.DataFrame]
+    timeline: pl.DataFrame
+    timeline_flags: pl.DataFrame
+    zone_model: str
+
+    def render(self) -> dict[str, str]:
+        """Markdown, JSON and self-contained HTML."""
+        return {
+            "md": rp.render_markdown(self.report),
+            "json": rp.render_json(self.report),
+            "html": report_html.render_html(
+                self.report, self.traces, self.timeline, timeline_flags=self.timeline_flags
+            ),
+        }
+
+
+def save_reports(
+    store: st.Store, athlete_id: str, day: date, rendered: dict[str, str], *, generated_at: datetime
+) -> None:
+    """Keep the rendered report in the ``reports`` relation (one row per format)."""
+    with store.transaction():
+        for fmt, content in rendered.items():
+            store.con.execute(
+                "INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?)",
+                [athlete_id, day, fmt, rp.REPORT_SCHEMA_VERSION, content, generated_at],
+            )
+
+
+def write_report_files(
+    out_dir: Path, athlete_id: str, day: date, rendered: dict[str, str]
+) -> dict[str, Path]:
+    """Write ``<out_dir>/<athlete>/<date>.<fmt>`` atomically; returns the paths."""
+    folder = out_dir / athlete_id
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for fmt, content in rendered.items():
+        target = folder / f"{day.isoformat()}.{fmt}"
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(content, encoding="utf-8")
+        tmp.replace(target)
+        paths[fmt] = target
+    return paths
+
+
+def quarantined_files(store: st.Store, athlete_id: str, since: datetime) -> list[dict[str, Any]]:
+    """Files quarantined or partial since ``since``, for the report's 'files to look at'.
+
+    Each with its ``status`` as ``files`` holds it (the report keeps the two apart) and its
+    ``location``: where it was last seen (the quarantine folder once the inbox has filed it).
+    """
+    return st.files_to_look_at(store, athlete_id, since)
+
+
+@dataclass(frozen=True)
+class ProducedReport:
+    """A report built, stored in the ``reports`` relation and written as files."""
+
+    athlete_id: str
+    day: date
+    rendered: dict[str, str]
+    paths: dict[str, Path]
+    flags: int
+
+    @property
+    def markdown(self) -> str:
+        return self.rendered["md"]
+
+
+def produce_report(
+    settings: Settings,
+    athlete_id: str,
+    day: date | None,
+    *,
+    generated_at: datetime,
+    out_dir: Path,
+    on_wait: st.WaitCallback | None = None,
+    timeout_s: float = 120.0,
+) -> ProducedReport:
+    """Build a day's report read-only, store it (one short writer session), write its files.
+
+    ``day=None`` picks the most telling day (``most_telling_day``). Shared by ``legday report``
+    and the nightly flow, so both produce the same thing.
+    """
+    with st.open_store(settings.db_path, read_only=True, timeout_s=timeout_s, on_wait=on_wait) as s:
+        day = day or most_telling_day(s, settings, athlete_id)
+        built = daily_report(s, settings, athlete_id, day, generated_at=generated_at)
+    rendered = built.render()
+    with st.open_store(settings.db_path, timeout_s=timeout_s, on_wait=on_wait) as s:
+        save_reports(s, athlete_id, day, rendered, generated_at=generated_at)
+    paths = write_report_files(out_dir, athlete_id, day, rendered)
+    # <out_dir>/index.html lists every report in the folder, this one included.
+    paths["index"] = report_index.write_index(out_dir, generated_at=generated_at)
+    flags = built.report.get("flags") or []
+    return ProducedReport(athlete_id, day, rendered, paths, len(flags))
+
+
+def most_telling_day(store: st.Store, settings: Settings, athlete_id: str) -> date:
+    """The local day with the strongest flags (alerts first), else the day of the latest activity."""
+    athlete = settings.athlete(athlete_id)
+    flags = store.frame(
+        "SELECT run_start_utc, severity FROM recovery_flags WHERE athlete_id = ?", [athlete_id]
+    )
+    if flags.height:
+        rank = {"alert": 3, "warning": 2, "info": 1}
+        scored: dict[date, tuple[int, int]] = {}
+        for ts, sev in flags.iter_rows():
+            d = ts.astimezone(athlete.tz).date()
+            top, n = scored.get(d, (0, 0))
+            scored[d] = (max(top, rank.get(sev, 0)), n + 1)
+        return max(scored, key=lambda d: (scored[d], d))
+    last = store.scalar(
+        "SELECT max(start_utc) FROM activities WHERE athlete_id = ? AND time_plausible",
+        [athlete_id],
+    )
+    if last is None:
+        raise ReportError(f"athlete {athlete_id!r} has no activities in the store yet")
+    day: date = last.astimezone(athlete.tz).date()
+    return day

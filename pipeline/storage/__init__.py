@@ -1,1 +1,0 @@
-"""Storage: the DuckDB store (``store``) and its numbered migrations (``migrations``)."""

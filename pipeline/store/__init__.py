@@ -1,0 +1,1 @@
+"""The DuckDB store: the only duckdb importer, every SQL statement, the migrations."""
