@@ -23,7 +23,7 @@ def cmd(db: Path, *args: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "pipeline.cli.app",
+        "pipeline.cli.main",
         "--config",
         str(CONFIG),
         "--db",

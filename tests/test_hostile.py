@@ -31,7 +31,7 @@ MESG = {m["name"]: num for num, m in Profile["messages"].items()}
 
 def legday(db: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.app", "--config", str(CONFIG), "--db", str(db), *args],
+        [sys.executable, "-m", "pipeline.cli.main", "--config", str(CONFIG), "--db", str(db), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -153,7 +153,7 @@ def query_in_process(db: Path, sql: str) -> subprocess.CompletedProcess[str]:
     """``legday query`` through typer's runner: the same command, without a process start."""
     from typer.testing import CliRunner
 
-    from pipeline.cli.app import app
+    from pipeline.cli.main import app
 
     res = CliRunner().invoke(app, ["--config", str(CONFIG), "--db", str(db), "query", sql])
     tb = "Traceback" if res.exception and not isinstance(res.exception, SystemExit) else ""

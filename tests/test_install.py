@@ -132,7 +132,7 @@ def test_wheel_holds_what_installed_use_needs(wheel: Path) -> None:
     )
     for module in ("flows/inbox.py", "flows/nightly.py", "flows/deployments.py"):
         assert module in members
-    assert b"legday = pipeline.cli.app:app" in entry_points
+    assert b"legday = pipeline.cli.main:app" in entry_points
 
 
 @pytest.mark.slow

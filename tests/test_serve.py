@@ -111,7 +111,7 @@ class Serve:
             [
                 sys.executable,
                 "-m",
-                "pipeline.cli.app",
+                "pipeline.cli.main",
                 "--config",
                 str(self.base / "legday.toml"),
                 "serve",

@@ -20,7 +20,7 @@ def test_install_unit_writes_a_user_unit_that_runs_serve_with_this_config(
     script = Path(sys.executable).with_name("legday")
     if how == "script" and not script.exists():
         pytest.skip("the legday console script is not installed in this environment")
-    legday = [str(script)] if how == "script" else [sys.executable, "-m", "pipeline.cli.app"]
+    legday = [str(script)] if how == "script" else [sys.executable, "-m", "pipeline.cli.main"]
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     unit = tmp_path / "systemd" / "legday.service"

@@ -95,7 +95,7 @@ def demo(
     Example: legday demo --out /tmp/legday-demo
     """
     from pipeline.cli import app as cli
-    from pipeline.cli.app import _fail
+    from pipeline.cli.main import _fail
     from pipeline.derive import refresh as analysis
     from pipeline.ingest.core import default_workers, ingest_files
     from pipeline.report import produce

@@ -66,8 +66,8 @@ _APP: list[typer.Typer] = []
 def _settings() -> Settings:
     """The settings of the ``legday`` app these commands were registered on.
 
-    Under ``python -m pipeline.cli.app`` that app lives in ``__main__``, whose global options are
-    not those of a second import of ``pipeline.cli.app``.
+    Under ``python -m pipeline.cli.main`` that app lives in ``__main__``, whose global options are
+    not those of a second import of ``pipeline.cli.main``.
     """
     from pipeline.cli import app as cli
 
@@ -127,7 +127,7 @@ def _print_filed(f: Filed, data_dir: Path) -> None:
 
 def direct_handler(cfg: Settings, workers: int) -> Handler:
     """Ingest each batch through the library, file it away, refresh the analysis."""
-    from pipeline.cli.app import _wait_message
+    from pipeline.cli.main import _wait_message
     from pipeline.derive import refresh as analysis
 
     def handle(batch: list[InboxFile]) -> None:
@@ -213,7 +213,7 @@ def watch(
 
     Example: legday watch ~/Garmin/inbox
     """
-    from pipeline.cli.app import _fail
+    from pipeline.cli.main import _fail
 
     try:
         cfg = _settings()
@@ -497,7 +497,7 @@ def default_unit_path() -> Path:
 def install_unit(cfg: Settings, folder: Path, unit_path: Path, extra: list[str]) -> Path:
     """Write the unit for ``serve`` with this config, inbox and store; return its path."""
     legday = Path(sys.executable).with_name("legday")
-    argv = [str(legday)] if legday.exists() else [sys.executable, "-m", "pipeline.cli.app"]
+    argv = [str(legday)] if legday.exists() else [sys.executable, "-m", "pipeline.cli.main"]
     if cfg.config_file is not None:
         argv += ["--config", str(Path(cfg.config_file).absolute())]
     argv += ["--db", str(cfg.db_path.absolute()), "serve", "--inbox", str(folder), *extra]
@@ -537,7 +537,7 @@ def serve(
     Uses the Prefect server of PREFECT_API_URL when set; otherwise starts one on 127.0.0.1 with
     its database in <data_dir>/prefect. Example: legday serve --inbox ~/Garmin/inbox
     """
-    from pipeline.cli.app import _fail
+    from pipeline.cli.main import _fail
 
     if install_unit_:
         try:

@@ -506,4 +506,4 @@ def _register_commands() -> None:
 _register_commands()
 
 if __name__ == "__main__":
-    app(prog_name="legday")  # `python -m pipeline.cli.app` is legday too, in usage and errors
+    app(prog_name="legday")  # `python -m pipeline.cli.main` is legday too, in usage and errors
