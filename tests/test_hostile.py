@@ -31,7 +31,16 @@ MESG = {m["name"]: num for num, m in Profile["messages"].items()}
 
 def legday(db: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli.main", "--config", str(CONFIG), "--db", str(db), *args],
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli.main",
+            "--config",
+            str(CONFIG),
+            "--db",
+            str(db),
+            *args,
+        ],
         cwd=cwd,
         capture_output=True,
         text=True,

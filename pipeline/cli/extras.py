@@ -94,7 +94,7 @@ def demo(
     of the most telling day in OUT/data/reports; the global --db and --config are not used.
     Example: legday demo --out /tmp/legday-demo
     """
-    from pipeline.cli import app as cli
+    from pipeline.cli import main as cli
     from pipeline.cli.main import _fail
     from pipeline.derive import refresh as analysis
     from pipeline.ingest.core import default_workers, ingest_files
@@ -232,7 +232,7 @@ def deployments(
     paths, so the file works with an installed legday. Example: legday --config legday.toml
     deployments --out prefect.yaml
     """
-    from pipeline.cli import app as cli
+    from pipeline.cli import main as cli
 
     try:
         cfg = cli.settings()

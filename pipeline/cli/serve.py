@@ -69,7 +69,7 @@ def _settings() -> Settings:
     Under ``python -m pipeline.cli.main`` that app lives in ``__main__``, whose global options are
     not those of a second import of ``pipeline.cli.main``.
     """
-    from pipeline.cli import app as cli
+    from pipeline.cli import main as cli
 
     main = sys.modules.get("__main__")
     main_app = getattr(main, "app", None)
