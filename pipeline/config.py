@@ -71,9 +71,23 @@ class IntensitySettings(_Strict):
     hard_rpe: float = Field(7.0, description="A workout RPE (CR-10) at/above this is hard")
 
 
+class FatigueConfig(_Strict):
+    """Leg fatigue curve (issue 14; docs/fatigue.md derives every default). Unset: model default."""
+
+    tau_quadriceps_h: float | None = Field(None, gt=0, description="Decay constant (31.3 h)")
+    tau_posterior_chain_h: float | None = Field(None, gt=0, description="Decay constant (31.3 h)")
+    tau_calves_h: float | None = Field(None, gt=0, description="Decay constant (20.8 h)")
+    threshold: float | None = Field(None, gt=0, description="Legs ready below this level (0.1)")
+    curve_days: int = Field(14, ge=1, le=366, description="Days of hourly curve kept in the store")
+
+
 class RecoverySettings(_Strict):
     """Windows of the recovery rules, in real elapsed hours (domain.md D1/D2)."""
 
+    model: Literal["windows", "fatigue"] = Field(
+        "windows", description="Source of run flags: rule windows, or the leg fatigue curve"
+    )
+    fatigue: FatigueConfig = FatigueConfig()
     alert_hours: float = Field(24.0, description="Intense run sooner than this after legs: alert")
     warning_hours: float = Field(48.0, description="Intense run sooner than this: warning (S2, S3)")
     heavy_warning_hours: float = Field(
