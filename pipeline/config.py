@@ -139,6 +139,29 @@ class AthleteSettings(_Strict):
         return ZoneInfo(self.timezone)
 
 
+class PlansSettings(_Strict):
+    """Planned workouts, the "coming up" check and notifications (issue 13; off by default)."""
+
+    horizon_days: int = Field(3, ge=0, le=31, description="Days ahead the check looks at")
+    all_day_hour: int = Field(12, ge=0, le=23, description="Local hour of an all-day plan")
+    evening_check: str = Field("20:00", description="Local HH:MM of the evening check")
+    notify_urls: list[str] = Field(
+        default_factory=list, description="apprise URLs (ntfy://, mailto://, json://...); none: off"
+    )
+
+    @field_validator("evening_check")
+    @classmethod
+    def _hh_mm(cls, v: str) -> str:
+        hh, _, mm = v.partition(":")
+        if (
+            not (len(hh) == len(mm) == 2 and hh.isdigit() and mm.isdigit())
+            or int(hh) > 23
+            or int(mm) > 59
+        ):
+            raise ValueError(f"must be a 24-hour local time HH:MM like '20:00', not {v!r}")
+        return v
+
+
 class Settings(_Strict):
     """Everything a run of legday needs to know, resolved once at the edge."""
 
@@ -152,6 +175,7 @@ class Settings(_Strict):
     #: a configured athlete maps to that athlete.
     inbox_athletes: dict[str, str] = Field(default_factory=dict)
     nightly_cron: str = "30 3 * * *"
+    plans: PlansSettings = PlansSettings()
     config_file: Path | None = None
 
     @property
@@ -170,7 +194,15 @@ class Settings(_Strict):
 
 
 #: Keys of the config file's top level (``db`` and ``data_dir`` become ``db_path``/``data_dir``).
-TOP_LEVEL_KEYS = ("db", "data_dir", "default_athlete", "athletes", "inbox_athletes", "nightly_cron")
+TOP_LEVEL_KEYS = (
+    "db",
+    "data_dir",
+    "default_athlete",
+    "athletes",
+    "inbox_athletes",
+    "nightly_cron",
+    "plans",
+)
 
 
 def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
