@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LEGDAY = [sys.executable, "-m", "pipeline.cli.main"]
+LEGDAY = [sys.executable, "-m", "pipeline.cli"]
 
 
 def run(
@@ -200,10 +200,10 @@ def test_global_options_after_the_command(tmp_path: Path, sample_dir: Path) -> N
 def test_hoisting_keeps_the_commands_own_options() -> None:
     from typer.main import get_command
 
-    from pipeline.cli.main import _Legday, app, hoist_global_options
+    from pipeline.cli.main import LegdayGroup, app, hoist_global_options
 
     group = get_command(app)
-    assert isinstance(group, _Legday)
+    assert isinstance(group, LegdayGroup)
 
     def params(name: str) -> list[object] | None:
         return group.commands[name].params if name in group.commands else None

@@ -43,7 +43,7 @@ def served(harness: None, project: dict[str, Path]) -> Iterator[dict[str, Any]]:
     """Both deployments served by the same runner thread ``legday serve`` uses."""
     from flows.common import resolve_settings
     from flows.deployments import runner_deployments
-    from pipeline.cli.serve import RunnerThread
+    from pipeline.cli.prefect_local import RunnerThread
 
     settings = resolve_settings(str(project["config"]))
     params = {"inbox": str(project["inbox"]), "config": str(project["config"])}

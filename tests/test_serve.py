@@ -45,7 +45,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from pipeline.cli.serve import LocalServer
+    from pipeline.cli.prefect_local import LocalServer
 
     srv = LocalServer(tmp_path_factory.mktemp("prefect-server"), _free_port())
     srv.start(timeout_s=120)
@@ -111,7 +111,7 @@ class Serve:
             [
                 sys.executable,
                 "-m",
-                "pipeline.cli.main",
+                "pipeline.cli",
                 "--config",
                 str(self.base / "legday.toml"),
                 "serve",

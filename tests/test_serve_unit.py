@@ -20,7 +20,7 @@ def test_install_unit_writes_a_user_unit_that_runs_serve_with_this_config(
     script = Path(sys.executable).with_name("legday")
     if how == "script" and not script.exists():
         pytest.skip("the legday console script is not installed in this environment")
-    legday = [str(script)] if how == "script" else [sys.executable, "-m", "pipeline.cli.main"]
+    legday = [str(script)] if how == "script" else [sys.executable, "-m", "pipeline.cli"]
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     unit = tmp_path / "systemd" / "legday.service"
@@ -57,7 +57,7 @@ def test_install_unit_writes_a_user_unit_that_runs_serve_with_this_config(
 
 
 def test_local_server_tells_its_ui_the_port_it_listens_on(tmp_path: Path) -> None:
-    from pipeline.cli.serve import LocalServer
+    from pipeline.cli.prefect_local import LocalServer
 
     env = LocalServer(tmp_path, 4321).env()
     assert env["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"
@@ -66,7 +66,7 @@ def test_local_server_tells_its_ui_the_port_it_listens_on(tmp_path: Path) -> Non
 
 def test_a_server_left_by_a_killed_serve_is_stopped_and_nothing_else(tmp_path: Path) -> None:
     """``serve`` killed by SIGKILL leaves its Prefect server (own session) holding port 4200."""
-    from pipeline.cli.serve import stop_stale_server
+    from pipeline.cli.prefect_local import stop_stale_server
 
     sleeper = "import time; time.sleep(120)"
     server_like = subprocess.Popen(

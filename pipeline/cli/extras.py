@@ -1,6 +1,6 @@
 """``legday demo`` and ``legday deployments``: what an installed legday needs without a clone.
 
-``register(app)`` adds both to the ``legday`` Typer app. After ``pipx install`` or
+``pipeline.cli.main`` registers both on the ``legday`` app. After ``pipx install`` or
 ``uv tool install`` there is no ``sample_data/`` folder and no ``prefect.yaml`` next to the user:
 
 - ``legday demo [--out DIR]`` copies the sample athlete shipped inside the package
@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 
+from pipeline.cli.common import fail, settings, state
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError, LegdayError
 
@@ -94,14 +95,12 @@ def demo(
     of the most telling day in OUT/data/reports; the global --db and --config are not used.
     Example: legday demo --out /tmp/legday-demo
     """
-    from pipeline.cli import main as cli
-    from pipeline.cli.main import _fail
     from pipeline.derive import refresh as analysis
     from pipeline.ingest.core import default_workers, ingest_files
     from pipeline.report import produce
 
     folder = out.absolute()
-    if cli.state.db or cli.state.config or cli.state.athlete:
+    if state.db or state.config or state.athlete:
         err.print(
             f"note: demo uses its own settings and store in {folder}; --db, --config and --athlete are not used"
         )
@@ -140,7 +139,7 @@ def demo(
             timeout_s=60,
         )
     except LegdayError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if sys.stdout.isatty():
         console.print(Markdown(produced.rendered["md"]))
@@ -232,14 +231,11 @@ def deployments(
     paths, so the file works with an installed legday. Example: legday --config legday.toml
     deployments --out prefect.yaml
     """
-    from pipeline.cli import main as cli
-
     try:
-        cfg = cli.settings()
+        cfg = settings()
         text = installed_prefect_yaml(cfg)
     except LegdayError as exc:
-        cli._fail(exc)
-        return
+        fail(exc)
     if out is None:
         sys.stdout.write(text)
     else:
@@ -260,9 +256,3 @@ def deployments(
         f"  {prefect_cmd} deploy --all{prefect_file}\n"
         f"  {config}LEGDAY_INBOX=<inbox> {prefect_cmd} worker start --pool legday"
     )
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``demo`` and ``deployments`` to the ``legday`` app."""
-    app.command("demo")(demo)
-    app.command("deployments")(deployments)
