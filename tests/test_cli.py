@@ -1,4 +1,11 @@
-"""The command line as a person uses it: real processes, a real DuckDB file, sample data."""
+"""The command line as a person uses it: a real DuckDB file, sample data, every command.
+
+The commands run in this process through typer's ``CliRunner`` (exit code, stdout and stderr
+captured apart): a process per command would prove nothing more and cost ~2 s each. What only a
+real process shows (``python -m pipeline.cli`` is legday, its exit code and its one-line usage
+error) is checked by ``test_the_module_entry_point_is_legday`` and by tests/test_serve_unit.py
+(the console script).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +15,57 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import common
+from pipeline.cli.main import app
 
 ROOT = Path(__file__).resolve().parent.parent
 LEGDAY = [sys.executable, "-m", "pipeline.cli"]
 
 
-def run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    full_env.pop("LEGDAY_DB", None)
-    return subprocess.run(
-        [*LEGDAY, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=300
-    )
+@dataclass(frozen=True)
+class Ran:
+    """What a person sees of one ``legday`` command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@contextmanager
+def _inside(cwd: Path) -> Iterator[None]:
+    before = Path.cwd()
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Ran:
+    """``legday ARGS`` in ``cwd``, in this process; LEGDAY_DB of the caller is not seen."""
+    # A 200-column terminal, as COLUMNS=200 gave the subprocesses: no summary line is wrapped.
+    width = common.console.width
+    common.console.width = 200
+    try:
+        with _inside(cwd):
+            res = CliRunner().invoke(
+                app,
+                list(args),
+                env={"LEGDAY_DB": None, **(env or {})},
+                prog_name="legday",
+                catch_exceptions=False,  # a traceback fails the test, as it would show to a person
+            )
+    finally:
+        common.console.width = width
+    return Ran(res.exit_code, res.stdout, res.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +324,15 @@ def test_a_file_and_a_zip_holding_it_through_the_cli(tmp_path: Path, sample_dir:
     assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["s.duckdb", "s.duckdb.lock"]
     again = run("ingest", "in", "--no-progress", "--db", "store/s.duckdb", cwd=tmp_path)
     assert "0 stored, 2 duplicate(s)" in again.stdout, again.stdout
+
+
+def test_the_module_entry_point_is_legday(tmp_path: Path) -> None:
+    """A real process: `python -m pipeline.cli` is legday (name, exit code, one-line usage error)."""
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)}
+    res = subprocess.run(
+        [*LEGDAY, "ingets", "x"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [
+        "error: No such command 'ingets'. Did you mean 'ingest'? (see `legday --help`)"
+    ]
