@@ -53,6 +53,7 @@ app.command("watch")(serve.watch)
 app.command("serve")(serve.serve)
 app.command("demo")(extras.demo)
 app.command("deployments")(extras.deployments)
+__import__("pipeline.cli.evidence_cmd", fromlist=["register"]).register(app)  # issue 14
 
 if __name__ == "__main__":
     # `python -m pipeline.cli.main` still works (older scripts); `python -m pipeline.cli` is the
