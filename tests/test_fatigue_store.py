@@ -22,6 +22,8 @@ from typer.testing import CliRunner
 
 from pipeline.config import Settings
 from pipeline.derive import fatigue_service as fs
+from pipeline.derive.evidence import evidence
+from pipeline.derive.evidence_measures import run_measures
 from pipeline.store import fatigue_sql as fq
 from pipeline.store.db import Store, open_store
 
@@ -314,6 +316,46 @@ def test_evidence_finds_a_built_in_5_percent_effect(tmp_path: Path) -> None:
     table = _evidence(tmp_path, db)
     assert "0-24 h: n = " in table and "— worse" in table
     assert "48 h —" in table and "never applied" in table
+
+
+def test_evidence_reads_heart_rate_samples_a_chunk_of_runs_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "samples.duckdb"
+    w = Writer()
+    _history(w, seed=7, effect=0.05, weeks=6)
+    laps = pl.DataFrame(w.rows["laps"])
+    drifting = sorted(set(laps["activity_id"]))[:10]
+    for aid in drifting:  # 1 Hz samples: flat in the first half, 10 % higher in the second
+        run = laps.filter(pl.col("activity_id") == aid)
+        start, total = run["start_utc"][0], float(run["timer_s"].sum())
+        for sec in range(int(total)):
+            bpm = 150 if sec < total / 2 else 165
+            w.add(
+                "hr_samples",
+                activity_id=aid,
+                ts=start + timedelta(seconds=sec),
+                bpm=bpm,
+                source="record",
+            )
+        end = start + timedelta(seconds=int(total) - 1)
+        w.add("hr_spans", activity_id=aid, first_utc=start, last_utc=end, samples=int(total))
+    _store(db, w)
+    monkeypatch.setattr(fs, "EVIDENCE_CHUNK", 3)
+    with open_store(db, read_only=True) as store:
+        wired = fs.evidence_for(store, _settings(db), ATHLETE)
+        runs = fq.runs(store, ATHLETE)
+        all_laps = fq.run_laps(store, ATHLETE)
+        samples = fq.run_hr_samples(store, ATHLETE, drifting)
+        legs = fq.leg_sessions(store, ATHLETE)
+    assert samples.height > 10 * 2000
+    easy = {str(a) for a in runs.filter(pl.col("intensity") == "easy")["activity_id"]}
+    with_samples = run_measures(all_laps, samples, easy_ids=easy)
+    without = run_measures(all_laps, None, easy_ids=easy)
+    drift = with_samples.filter(pl.col("activity_id").is_in(drifting))["cardiac_drift_pct"]
+    assert drift.min() > 5  # the samples' 10 % rise, not the laps' 3 %
+    assert not with_samples.equals(without)
+    assert wired == evidence(runs.select("activity_id", "start_utc"), with_samples, legs)
 
 
 def test_evidence_without_an_effect_shows_no_interval_excluding_zero(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import polars as pl
 from pipeline.config import AthleteSettings, Settings
 from pipeline.derive import fatigue as fg
 from pipeline.derive.evidence import EvidenceReport, EvidenceSettings, evidence
-from pipeline.derive.evidence_measures import run_measures
+from pipeline.derive.evidence_measures import run_measures, usual_easy_speed
 from pipeline.derive.fatigue_flag_rows import fatigue_flag_rows
 from pipeline.derive.fatigue_regions import REGIONS, Region
 from pipeline.store import fatigue_sql as fq
@@ -31,6 +31,8 @@ from pipeline.store.db import Store
 #: How far ahead the stored curve goes at most (the projection with no further sets).
 FORECAST = timedelta(days=7)
 STEP = timedelta(hours=1)
+#: Runs whose heart-rate samples are read at once by ``evidence_for``.
+EVIDENCE_CHUNK = 50
 
 
 @dataclass(frozen=True)
@@ -157,9 +159,19 @@ def evidence_for(
     settings.athlete(athlete_id)  # an unknown athlete is a ConfigError, not an empty report
     runs = fq.runs(store, athlete_id)
     laps = fq.run_laps(store, athlete_id)
-    samples = fq.run_hr_samples(store, athlete_id)
-    easy = {str(a) for a in runs.filter(pl.col("intensity") == "easy")["activity_id"].to_list()}
-    measures = run_measures(laps, samples, easy_ids=easy)
+    easy_ids = {str(a) for a in runs.filter(pl.col("intensity") == "easy")["activity_id"]}
+    # The usual easy pace needs every run's laps, not their heart-rate samples; the samples
+    # (for cardiac drift) are read a chunk of runs at a time, so memory follows the chunk,
+    # not years of 1 Hz heart rate.
+    easy = usual_easy_speed(run_measures(laps), easy_ids)
+    ids = sorted({str(a) for a in laps["activity_id"]})
+    parts = []
+    for i in range(0, len(ids), EVIDENCE_CHUNK):
+        chunk = ids[i : i + EVIDENCE_CHUNK]
+        part_laps = laps.filter(pl.col("activity_id").is_in(chunk))
+        samples = fq.run_hr_samples(store, athlete_id, chunk)
+        parts.append(run_measures(part_laps, samples, easy_speed_m_s=easy))
+    measures = pl.concat(parts) if parts else run_measures(laps)
     return evidence(
         runs.select("activity_id", "start_utc"),
         measures,

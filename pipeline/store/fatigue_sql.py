@@ -92,18 +92,23 @@ def run_laps(store: Store, athlete_id: str) -> pl.DataFrame:
     )
 
 
-def run_hr_samples(store: Store, athlete_id: str) -> pl.DataFrame:
-    """``activity_id, ts, bpm`` of the athlete's runs. The time bounds from ``hr_spans`` change no
-    result but let DuckDB skip the row groups of other times (hr_samples has no index)."""
-    params: list[Any] = [athlete_id, athlete_id]
+def run_hr_samples(store: Store, athlete_id: str, ids: list[str]) -> pl.DataFrame:
+    """``activity_id, ts, bpm`` of some runs. The time bounds from ``hr_spans`` change no result
+    but let DuckDB skip the row groups of other times (hr_samples has no index)."""
+    if not ids:
+        return pl.DataFrame(
+            schema={"activity_id": pl.String(), "ts": pl.Datetime("us", "UTC"), "bpm": pl.Int16()}
+        )
+    lo, hi = store.rows(
+        "SELECT min(first_utc), max(last_utc) FROM hr_spans "
+        "WHERE athlete_id = ? AND activity_id IN (SELECT unnest(?::VARCHAR[]))",
+        [athlete_id, ids],
+    )[0]
     return store.frame(
-        f"WITH r AS (SELECT k.activity_id FROM ({_KINDS}) k WHERE k.kind = 'run'), "
-        "sp AS (SELECT min(first_utc) AS lo, max(last_utc) AS hi FROM hr_spans "
-        "WHERE athlete_id = ? AND activity_id IN (SELECT activity_id FROM r)) "
-        "SELECT h.activity_id, h.ts, h.bpm FROM hr_samples h, sp "
-        "WHERE h.athlete_id = ? AND h.activity_id IN (SELECT activity_id FROM r) "
-        "AND h.ts BETWEEN sp.lo AND sp.hi ORDER BY h.activity_id, h.ts",
-        [*params, athlete_id],
+        "SELECT activity_id, ts, bpm FROM hr_samples WHERE athlete_id = ? "
+        "AND activity_id IN (SELECT unnest(?::VARCHAR[])) AND ts BETWEEN ? AND ? "
+        "ORDER BY activity_id, ts",
+        [athlete_id, ids, lo, hi],
     )
 
 
