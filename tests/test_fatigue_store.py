@@ -20,10 +20,11 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from pipeline.config import Settings
+from pipeline.config import Settings, load_settings
 from pipeline.derive import fatigue_service as fs
 from pipeline.derive.evidence import evidence
 from pipeline.derive.evidence_measures import run_measures
+from pipeline.errors import ConfigError
 from pipeline.store import fatigue_sql as fq
 from pipeline.store.db import Store, open_store
 
@@ -410,3 +411,30 @@ def test_evidence_refuses_an_unknown_format(tmp_path: Path) -> None:
         _app(), ["--db", str(tmp_path / "x.duckdb"), "evidence", "--format", "csv"]
     )
     assert result.exit_code == 2
+
+
+def test_recovery_model_is_read_from_the_config_file_and_checked(tmp_path: Path) -> None:
+    cfg = tmp_path / "legday.toml"
+    cfg.write_text(
+        '[athletes.me.recovery]\nmodel = "fatigue"\n[athletes.me.recovery.fatigue]\ncurve_days = 7\n',
+        encoding="utf-8",
+    )
+    loaded = load_settings(env={}, cwd=tmp_path, config=cfg).athlete("me").recovery
+    assert loaded.model == "fatigue" and loaded.fatigue.curve_days == 7
+    cfg.write_text('[athletes.me.recovery]\nmodel = "curve"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="model"):
+        load_settings(env={}, cwd=tmp_path, config=cfg)
+    cfg.write_text("[athletes.me.recovery.fatigue]\ntau_quads_h = 20\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="did you mean 'tau_quadriceps_h'"):
+        load_settings(env={}, cwd=tmp_path, config=cfg)
+
+
+def test_evidence_for_an_unknown_athlete_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    db = tmp_path / "x.duckdb"
+    _store(db, Writer())
+    result = CliRunner().invoke(
+        _app(),
+        ["--db", str(db), "--config", str(_config(tmp_path)), "evidence", "--athlete", "nobody"],
+    )
+    assert result.exit_code == 2
+    assert "unknown athlete 'nobody'" in result.output
