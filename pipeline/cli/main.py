@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli import extras, ingest_cmd, query_cmd, report_cmd, serve
+from pipeline.cli import extras, ingest_cmd, plan_cmd, query_cmd, report_cmd, serve
 from pipeline.cli.common import set_global_options
 from pipeline.cli.group import LegdayGroup, hoist_global_options
 
@@ -53,6 +53,7 @@ app.command("watch")(serve.watch)
 app.command("serve")(serve.serve)
 app.command("demo")(extras.demo)
 app.command("deployments")(extras.deployments)
+plan_cmd.register(app)  # plan add/list/remove/import/check, notify
 __import__("pipeline.cli.evidence_cmd", fromlist=["register"]).register(app)  # issue 14
 
 if __name__ == "__main__":
