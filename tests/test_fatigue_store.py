@@ -258,6 +258,45 @@ def test_fatigue_model_flags_a_hard_run_12_h_after_either_session(
     assert row["intense_ok_from_utc"] > row["run_start_utc"]
 
 
+def test_a_fatigue_flag_names_the_session_that_left_the_most_fatigue(tmp_path: Path) -> None:
+    db = tmp_path / "main.duckdb"
+    w, end = _lifter((6, 4, 105.0))
+    # Two days later an upper-body day that ends with one set of 5 hip raises, then a hard run:
+    # the last set that loaded a leg region is the hip raise, but the quadriceps, still above
+    # the threshold, owe it almost nothing.
+    t = end + timedelta(hours=48)
+    for i, (category, reps) in enumerate(
+        [("bench_press", 8), ("bench_press", 8), ("hip_raise", 5)]
+    ):
+        w.add(
+            "strength_sets",
+            activity_id="upper",
+            set_index=i,
+            set_type="active",
+            start_utc=t + timedelta(minutes=3 * i),
+            duration_s=30.0,
+            repetitions=reps,
+            weight_kg=None,
+            category=category,
+            exercise_name=None,
+        )
+    w.activity("upper", t, t + timedelta(minutes=15), "strength", "upper")
+    w.run("hard-run", t + timedelta(hours=12), [4.0] * 6, [175.0] * 6, intensity="hard")
+    _store(db, w)
+    with open_store(db) as store:
+        sessions = store.frame(
+            "SELECT a.activity_id, a.start_utc, a.end_utc, c.kind, m.intensity FROM activities a "
+            "JOIN classifications c USING (athlete_id, activity_id) "
+            "LEFT JOIN session_metrics m USING (athlete_id, activity_id) ORDER BY a.start_utc"
+        )
+        flags = fs.fatigue_flags(store, _settings(db, "fatigue"), ATHLETE, sessions)
+    assert flags["run_activity_id"].to_list() == ["hard-run"]
+    row = flags.row(0, named=True)
+    assert row["leg_activity_id"] == "final"
+    assert row["hours_between"] == pytest.approx(60.0, abs=0.5)
+    assert "quadriceps" in row["message"]
+
+
 def test_fatigue_settings_follow_the_athletes_config() -> None:
     cfg = Settings.model_validate(
         {"athletes": {"a": {"recovery": {"fatigue": {"tau_quadriceps_h": 20.0, "threshold": 0.2}}}}}

@@ -4,9 +4,10 @@ take its flags from here instead of ``recovery.recovery_flags`` and everything d
 store relation, the report) stays as it is.
 
 Per run: ``fatigue_flags.fatigue_flag`` at the run's start (docs/fatigue.md section 4). The row
-names as its leg session the activity of the last set that loaded a leg region before the run;
-``rule`` is ``fatigue_<severity>``; ``threshold_hours`` is null (no window: a level decides);
-``intense_ok_from_utc`` is the instant the legs are ready given the sets before the run.
+names as its leg session the one whose sets leave the most fatigue in the limiting region at the
+run's start; ``rule`` is ``fatigue_<severity>``; ``threshold_hours`` is null (no window: a
+level decides); ``intense_ok_from_utc`` is the instant the legs are ready given the sets before
+the run.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import polars as pl
 
 from pipeline.derive.fatigue import FatigueSettings
 from pipeline.derive.fatigue_flags import fatigue_flag
-from pipeline.derive.fatigue_regions import REGIONS
+from pipeline.derive.fatigue_regions import REGIONS, Region
 from pipeline.derive.recovery import FLAG_SCHEMA, format_local
 
+TS = pl.Datetime("us", "UTC")
 _REGION_WORDS = {
     "quadriceps": "quadriceps",
     "posterior_chain": "posterior chain",
@@ -39,6 +41,24 @@ def _name(row: dict[str, Any], fallback: str) -> str:
     return name.strip() if isinstance(name, str) and name.strip() else fallback
 
 
+def _main_session(
+    dosing: pl.DataFrame, start: datetime, region: str, cfg: FatigueSettings
+) -> tuple[str, datetime]:
+    """The session whose sets leave the most fatigue in ``region`` at ``start`` (a heavy leg day
+    two days before outweighs a few hip raises the evening before), and its last set's time."""
+    age_h = (pl.lit(start, dtype=TS) - pl.col("time_utc")).dt.total_microseconds() / 3.6e9
+    tau = cfg.tau(Region(region))
+    ranked = (
+        dosing.filter(pl.col("time_utc") <= start)
+        .with_columns((pl.col(f"dose_{region}") * (-age_h / tau).exp()).alias("left"))
+        .group_by("activity_id")
+        .agg(pl.col("left").sum(), pl.col("time_utc").max())
+        .sort(["left", "time_utc"], descending=True)
+    )
+    top = ranked.row(0, named=True)  # a flag implies a dosing set before the run
+    return str(top["activity_id"]), top["time_utc"]
+
+
 def fatigue_flag_rows(
     doses: pl.DataFrame,
     sessions: pl.DataFrame,
@@ -53,8 +73,6 @@ def fatigue_flag_rows(
     by_id = {str(r["activity_id"]): r for r in sessions.to_dicts()}
     dose_cols = [f"dose_{r.value}" for r in REGIONS]
     dosing = doses.filter(pl.sum_horizontal(dose_cols) > 0).sort("time_utc")
-    times = dosing["time_utc"].to_list()
-    acts = dosing["activity_id"].to_list()
     out: list[dict[str, Any]] = []
     runs = sessions.filter((pl.col("kind") == "run") & pl.col("start_utc").is_not_null())
     for run in runs.sort("start_utc").to_dicts():
@@ -64,10 +82,9 @@ def fatigue_flag_rows(
         flag = fatigue_flag(doses, start, intensity, cfg)
         if flag is None:
             continue
-        last = max(i for i, t in enumerate(times) if t <= start)  # a flag implies a dose before
-        leg_id = str(acts[last])
+        leg_id, last_set = _main_session(dosing, start, flag.limiting_region.value, cfg)
         leg = by_id.get(leg_id, {})
-        leg_end = leg.get("end_utc") or leg.get("start_utc") or times[last]
+        leg_end = leg.get("end_utc") or leg.get("start_utc") or last_set
         leg_end = min(leg_end, start)  # a run started before its leg session's recorded end
         of_leg = dosing.filter(pl.col("activity_id") == leg_id)
         hours = (start - leg_end).total_seconds() / 3600.0
