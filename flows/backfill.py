@@ -4,8 +4,8 @@ For a history too big for one machine's cores. The parse step (the only expensiv
 is pure Python) runs as Prefect tasks on Dask through ``prefect_dask.DaskTaskRunner``, one task
 per batch of files (``batch_size``, default 20: Prefect + Dask cost ~0.2 s a task, so a task per
 file or per record would cost more than the parsing). Everything that touches the store stays in
-the flow's own process: ``plan_ingest`` first (hash, skip known files), then results are handed
-to ``write_results`` (the single writer; DuckDB allows one writing process) in input order, so
+the flow's own process: the plan first (read and hash, skip known files), then results are handed
+to the single writer (DuckDB allows one writing process) in input order, so
 the outcome is the same as ``legday ingest`` whatever the split, and at most two batches per
 worker are in flight, so memory is bounded by the batch size, not by the history.
 
@@ -14,8 +14,13 @@ processes (one thread each: the parser holds the GIL); ``dask_address="tcp://hos
 running scheduler, whose workers must have legday installed (``pip install 'legday[dask]'``) and
 read access to the same paths (a shared or synced folder), and must reach the Prefect API.
 
+The run itself is ``pipeline.ingest.ingest_paths``, the composition root that ``legday ingest``
+and the inbox call too (same file selection, zip archives unpacked, each file read and hashed
+once): this flow only passes it a ``Parser`` that sends batches of parse jobs to the Dask task
+runner.
+
 A batch whose task fails (a worker killed by a hostile file, a lost worker) is parsed again in
-the flow's own process pool (``ingest.iter_parsed``), which pins a crash or hang on the file and
+the flow's own process pool (``pipeline.ingest.workers.iter_parsed``), which pins a crash or hang on the file and
 quarantines it alone, as ``legday ingest`` does.
 
 Example::
@@ -26,10 +31,10 @@ Example::
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -37,12 +42,14 @@ from prefect.futures import PrefectFuture
 
 from flows.common import now_utc, resolve_settings
 from pipeline.derive import refresh as analysis
-from pipeline.fit.parsing import parse_file
-from pipeline.ingest import core as ingest
-from pipeline.ingest.core import ParseResult
+from pipeline.ingest import FileStatus, IngestSummary, ParseResult, ingest_paths
+from pipeline.ingest.plan import ParseJob
+from pipeline.ingest.workers import iter_parsed, parse_job
+
+T = TypeVar("T")
 
 
-def batches(items: Sequence[str], size: int) -> list[list[str]]:
+def batches(items: Sequence[T], size: int) -> list[list[T]]:
     """Consecutive slices of ``items`` of at most ``size`` (their concatenation is ``items``)."""
     if size < 1:
         raise ValueError(f"batch size must be at least 1, not {size}")
@@ -55,56 +62,72 @@ def batches(items: Sequence[str], size: int) -> list[list[str]]:
     cache_policy=NO_CACHE,  # results are big frames; the store already skips known files
     persist_result=False,
 )
-def parse_batch(paths: list[str], now: datetime, label: str) -> list[ParseResult]:
-    """Read, hash and parse a batch of files on a Dask worker (no store access here)."""
-    return [parse_file(p, now) for p in paths]
+def parse_batch(jobs: list[ParseJob], now: datetime, label: str) -> list[ParseResult]:
+    """Parse a batch of planned files on a Dask worker (no store access here)."""
+    return [parse_job(j, now) for j in jobs]
 
 
-def _ordered_results(
-    chunks: list[list[str]], now: datetime, in_flight: int, workers_fallback: int
-) -> Iterator[tuple[str, ParseResult]]:
-    """Submit batches, keep ``in_flight`` of them running, yield file results in input order."""
-    log = get_run_logger()
-    pending: deque[tuple[list[str], PrefectFuture[list[ParseResult]]]] = deque()
-    todo = iter(enumerate(chunks))
-    total = len(chunks)
+class TaskRunnerParser:
+    """A ``pipeline.ingest`` parser that submits batches to the current flow's task runner.
 
-    def submit() -> None:
-        nxt = next(todo, None)
-        if nxt is not None:
-            i, chunk = nxt
-            pending.append((chunk, parse_batch.submit(chunk, now, f"batch {i + 1} of {total}")))
+    At most ``in_flight`` batches run at once and results come back in input order; a batch
+    whose task fails is parsed again in local processes, which pin a crash on its file.
+    """
 
-    for _ in range(in_flight):
-        submit()
-    while pending:
-        chunk, fut = pending.popleft()
-        try:
-            results = fut.result()
-        except Exception as exc:
-            log.warning(
-                "batch of %d files failed on the cluster (%s); parsing it again locally",
-                len(chunk),
-                exc,
-            )
-            results = [r for _p, r in ingest.iter_parsed(chunk, now, max(2, workers_fallback))]
-        submit()
-        yield from zip(chunk, results, strict=True)
+    def __init__(self, batch_size: int, in_flight: int) -> None:
+        self.batch_size = batch_size
+        self.in_flight = in_flight
+
+    def __call__(
+        self, jobs: Iterable[ParseJob], now: datetime
+    ) -> Iterator[tuple[ParseJob, ParseResult]]:
+        log = get_run_logger()
+        chunks = batches(list(jobs), self.batch_size)
+        pending: deque[tuple[list[ParseJob], PrefectFuture[list[ParseResult]]]] = deque()
+        todo = iter(enumerate(chunks))
+        total = len(chunks)
+
+        def submit() -> None:
+            nxt = next(todo, None)
+            if nxt is not None:
+                i, chunk = nxt
+                label = f"batch {i + 1} of {total}"
+                pending.append((chunk, parse_batch.submit(chunk, now, label)))
+
+        for _ in range(self.in_flight):
+            submit()
+        while pending:
+            chunk, fut = pending.popleft()
+            try:
+                results = fut.result()
+            except Exception as exc:
+                log.warning(
+                    "batch of %d files failed on the cluster (%s); parsing it again locally",
+                    len(chunk),
+                    exc,
+                )
+                results = [r for _j, r in iter_parsed(chunk, now, max(2, self.in_flight // 2))]
+            submit()
+            yield from zip(chunk, results, strict=True)
 
 
 @flow(name="backfill-parse-and-store")
-def _parse_and_store(
-    db_path: str, to_parse: list[tuple[str, str]], now: datetime, batch_size: int, in_flight: int
-) -> list[dict[str, Any]]:
-    athlete_of = dict(to_parse)
-    outcomes: list[ingest.FileOutcome] = []
-    chunks = batches([p for p, _a in to_parse], batch_size)
-    results = (
-        (path, athlete_of[path], result)
-        for path, result in _ordered_results(chunks, now, in_flight, in_flight // 2)
+def _ingest_on_cluster(
+    paths: list[str],
+    config: str | None,
+    db: str | None,
+    athlete: str | None,
+    now: datetime,
+    batch_size: int,
+    in_flight: int,
+) -> IngestSummary:
+    settings = resolve_settings(config, db, athlete)
+    return ingest_paths(
+        settings,
+        [Path(p) for p in paths],
+        now=now,
+        parser=TaskRunnerParser(batch_size, in_flight),
     )
-    ingest.write_results(Path(db_path), results, now=now, on_done=outcomes.append)
-    return [o.__dict__ for o in outcomes]
 
 
 def dask_runner(dask_address: str | None, n_workers: int) -> Any:
@@ -131,27 +154,24 @@ def backfill(
     """Ingest FIT files and folders with the parse step on Dask; returns counts of outcomes."""
     log = get_run_logger()
     settings = resolve_settings(config, db, athlete)
-    files, skipped = ingest.collect_files([Path(p) for p in paths])
     now = now_utc()
-    plan = ingest.plan_ingest(
-        settings.db_path, [(f, settings.default_athlete) for f in files], now=now
+    on_cluster = _ingest_on_cluster.with_options(task_runner=dask_runner(dask_address, n_workers))
+    summary = on_cluster(
+        paths,
+        config,
+        db,
+        athlete,
+        now,
+        batch_size,
+        2 * max(1, n_workers),
     )
-    outcomes: list[dict[str, Any]] = [o.__dict__ for o in plan.decided]
-    if plan.to_parse:
-        store_step = _parse_and_store.with_options(task_runner=dask_runner(dask_address, n_workers))
-        outcomes += store_step(
-            str(settings.db_path), plan.to_parse, now, batch_size, 2 * max(1, n_workers)
-        )
-    totals = {"stored": 0, "partial": 0, "duplicate": 0, "quarantined": 0}
-    for o in outcomes:
-        totals[o["status"]] += 1
-        if o["status"] in ("partial", "quarantined"):
-            log.warning(
-                "%s: %s (%s) %s", Path(o["path"]).name, o["status"], o["reason_code"], o["message"]
-            )
-    if totals["stored"] or totals["partial"]:
+    for o in summary.outcomes:
+        if o.status in (FileStatus.PARTIAL, FileStatus.QUARANTINED):
+            log.warning("%s: %s (%s) %s", o.name, o.status, o.reason_code, o.message)
+    if summary.needs_refresh:
         analysis.refresh_store(settings, now=now)
-    log.info("backfill done: %s; %d non-FIT file(s) skipped", totals, len(skipped))
+    totals = summary.counts()
+    log.info("backfill done: %s; %d non-FIT file(s) skipped", totals, len(summary.skipped))
     return totals
 
 

@@ -25,7 +25,7 @@ from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_setti
 from flows.service import describe_files
 from pipeline.config import Settings
 from pipeline.errors import InboxError
-from pipeline.inbox.core import InboxFile, classify_path, ingest_and_file, sweep_inbox
+from pipeline.inbox import InboxFile, classify_path, ingest_and_file, sweep_inbox
 
 ARTIFACT_KEY = "inbox-files"
 

@@ -1,7 +1,9 @@
 """The ``ingest`` flow: files and folders into the store, one task per batch of files.
 
-Each task body is one call into ``pipeline.ingest.core``; the derived tables (kinds, intensity, flags)
-are refreshed once at the end by one call into ``pipeline.derive.refresh``. Runs with or without a
+Each task body is one call into ``pipeline.ingest.ingest_paths`` (the composition root that the
+CLI, the inbox and the backfill call too: zip archives are unpacked here as well); the derived
+tables (kinds, intensity, flags) are refreshed once at the end by one call into
+``pipeline.derive.refresh``. Runs with or without a
 Prefect server (without one, Prefect starts a temporary local one).
 """
 
@@ -15,7 +17,7 @@ from prefect.runtime import flow_run
 
 from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
 from pipeline.config import Settings
-from pipeline.ingest.core import collect_files, default_workers, ingest_files
+from pipeline.ingest import collect_files, default_workers, ingest_paths
 
 
 @task(
@@ -26,8 +28,8 @@ from pipeline.ingest.core import collect_files, default_workers, ingest_files
 def ingest_batch(
     settings: Settings, items: list[tuple[str, str]], workers: int, label: str
 ) -> dict[str, Any]:
-    summary = ingest_files(
-        settings.db_path, [(Path(p), a) for p, a in items], now=now_utc(), workers=workers
+    summary = ingest_paths(
+        settings, [(Path(p), a) for p, a in items], now=now_utc(), workers=workers
     )
     return {
         "counts": summary.counts(),

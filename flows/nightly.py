@@ -22,7 +22,7 @@ from prefect.runtime import flow_run
 from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
 from flows.inbox import ingest_inbox_files, resolve_inbox
 from pipeline.config import Settings
-from pipeline.inbox.core import sweep_inbox
+from pipeline.inbox import sweep_inbox
 from pipeline.report import produce
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.ingest.core import IngestSummary, ingest_files
+from pipeline.ingest import IngestSummary, ingest_files
 from pipeline.store.db import open_store
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

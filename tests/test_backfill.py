@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from hypothesis import strategies as hs
 from flows.backfill import backfill, batches
 from pipeline.config import load_settings
 from pipeline.derive import refresh as analysis
-from pipeline.ingest.core import collect_files, ingest_files
+from pipeline.ingest import collect_files, ingest_files
 from pipeline.store import db as st
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,11 +109,30 @@ def test_same_rows_however_the_parse_is_split(inbox: Path, tmp_path: Path) -> No
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     db = tmp_path / "dask" / "legday.duckdb"
+    # A Garmin export (a zip) in a backfill folder is unpacked and its files stored, as by
+    # `legday ingest` and the inbox: all of them call the same composition root.
+    export = tmp_path / "export"
+    export.mkdir()
+    members = sorted(inbox.glob("*.fit"))[:3]
+    with zipfile.ZipFile(export / "garmin-export.zip", "w") as zf:
+        for m in members:
+            zf.write(m, f"DI_CONNECT/DI-Connect-Fitness-Uploaded-Files/{m.name}")
+    zdb = tmp_path / "zip" / "legday.duckdb"
     with prefect_test_harness(server_startup_timeout=60):
         totals = backfill(
             paths=[str(inbox)], db=str(db), config=str(CONFIG), n_workers=2, batch_size=4
         )
+        zipped = backfill(
+            paths=[str(export)], db=str(zdb), config=str(CONFIG), n_workers=1, batch_size=2
+        )
     on_dask = _snapshot(db)
+
+    assert zipped["quarantined"] == 0 and zipped["stored"] == len(members) + 1  # + the archive
+    with st.open_store(zdb, read_only=True) as s:
+        stored = s.rows("SELECT original_name, file_type FROM files ORDER BY 1")
+    assert stored == sorted(
+        [(m.name, "activity") for m in members] + [("garmin-export.zip", "zip_archive")]
+    )
 
     # The scenario is what we think it is: broken files kept apart, the copy a duplicate
     # (a byte-identical copy is a sighting of the same files row, not a row of its own).

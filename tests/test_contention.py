@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.ingest.core import ingest_files
+from pipeline.ingest import ingest_files
 from pipeline.store import db as stg
 from tests.fuzzing import SAMPLE_DATA
 

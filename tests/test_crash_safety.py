@@ -194,7 +194,7 @@ def test_a_restart_after_a_kill_before_the_refresh_completes_the_derived_rows(
     """The crash window made deterministic: files written (library ingest), no refresh."""
     from datetime import UTC, datetime
 
-    from pipeline.ingest.core import collect_files, ingest_files
+    from pipeline.ingest import collect_files, ingest_files
 
     db = tmp_path / "legday.duckdb"
     files, _skipped = collect_files([inputs])

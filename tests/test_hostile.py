@@ -19,7 +19,7 @@ import garmin_fit_sdk
 import pytest
 from garmin_fit_sdk import Encoder, Profile
 
-from pipeline.ingest.core import collect_files, ingest_files
+from pipeline.ingest import collect_files, ingest_files
 from pipeline.store import db as stg
 from tests.fuzzing import SAMPLE_DATA
 

@@ -12,20 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as hs
 
 from pipeline.config import AthleteSettings, Settings
-from pipeline.inbox.core import (
-    InboxFile,
-    Probe,
-    ReadinessTracker,
-    archive_month,
-    classify_path,
-    ingest_and_file,
-    is_temporary_name,
-    move_no_clobber,
-    probe_file,
-    scan_inbox,
-    sweep_inbox,
-    wait_needed,
-)
+from pipeline.inbox.filing import archive_month, ingest_and_file, move_no_clobber
+from pipeline.inbox.readiness import Probe, ReadinessTracker, probe_file, sweep_inbox, wait_needed
+from pipeline.inbox.scan import InboxFile, classify_path, scan_inbox
+from pipeline.ingest.collect import is_temporary_name
 from pipeline.store import db as st
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -230,7 +220,7 @@ def test_crash_between_commit_and_move_loses_nothing(
     inbox: Path, settings: Settings, sample_dir: Path
 ) -> None:
     """The store committed, the move never happened: the restart archives the known bytes."""
-    from pipeline.ingest.core import ingest_files
+    from pipeline.ingest import ingest_files
 
     f = inbox / "run.fit"
     shutil.copy(sample(sample_dir), f)

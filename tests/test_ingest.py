@@ -7,12 +7,13 @@ import os
 import re
 import shutil
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from pipeline.ingest.core import FileOutcome, ingest_files
+from pipeline.ingest import FileOutcome, ingest_files
 from pipeline.store import db as st
 from tests.helpers import NOW, ingest, rows, snapshot
 
@@ -202,7 +203,7 @@ def test_a_file_is_written_in_one_transaction(
 ) -> None:
     """A file whose rows cannot all be written leaves none; the batch's other files are stored."""
     from pipeline.fit.parsing import parse_fit
-    from pipeline.ingest.core import activity_id, fit_identity
+    from pipeline.ingest.decide import activity_id, fit_identity
 
     files = sorted(sample_dir.glob("*.fit"))[:3]
     identity = fit_identity(parse_fit(files[0].read_bytes()))
@@ -233,7 +234,7 @@ def test_batches_give_the_same_rows_as_one_file_per_transaction(
 ) -> None:
     files = sorted(sample_dir.glob("*.fit"))
     ingest(tmp_path / "batched.duckdb", files)
-    import pipeline.ingest.core as ing
+    import pipeline.ingest.run as ing
 
     monkeypatch.setattr(ing, "write_results", functools.partial(ing.write_results, batch_files=1))
     ingest(tmp_path / "single.duckdb", files)
@@ -293,7 +294,7 @@ def test_the_same_bytes_twice_reaching_the_writer_are_a_duplicate(
 ) -> None:
     """The writer itself never inserts the same bytes twice, whatever the plan let through."""
     from pipeline.fit.parsing import parse_file
-    from pipeline.ingest.core import write_results
+    from pipeline.ingest.writer import write_results
 
     src = sorted(sample_dir.glob("*.fit"))[0]
     copy = tmp_path / "copy.fit"
@@ -340,7 +341,7 @@ def test_unpack_workspace_leaves_nothing_and_clears_what_dead_runs_left(tmp_path
     import subprocess
     import sys
 
-    from pipeline.ingest.core import unpack_workspace
+    from pipeline.ingest import unpack_workspace
 
     root = tmp_path / ".legday-unpacked"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -365,7 +366,7 @@ def test_an_archive_recorded_meanwhile_by_another_run_is_a_duplicate(
     tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two runs unpack the same zip at once: the later record is a duplicate, not a crash."""
-    import pipeline.ingest.core as ing
+    import pipeline.ingest.run as ing
 
     fit = sorted(sample_dir.glob("*.fit"))[0]
     z = _zip_of(tmp_path / "e.zip", {"a.fit": fit.read_bytes()})
@@ -389,20 +390,19 @@ def test_a_file_the_parser_died_on_has_a_quarantined_row(
     tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Counted quarantined, so `files` (and status, and the report) hold it as quarantined."""
-    import pipeline.ingest.core as ing
+    from pipeline.ingest.plan import ParseJob
+    from pipeline.ingest.workers import iter_parsed
 
     files = sorted(sample_dir.glob("*.fit"))[:2]
-    real = ing.iter_parsed
 
-    def dies_on_the_first(jobs: list[str], now: object, workers: int) -> object:
-        for path, result in real(jobs, now, workers):  # type: ignore[arg-type]
-            if path == str(files[0]):
+    def dies_on_the_first(jobs: list[ParseJob], now: datetime) -> object:
+        for job, result in iter_parsed(jobs, now, 1):
+            if job.path == str(files[0]):
                 result = (None, 0, None, "the parser process died on this file (BrokenProcessPool)")
-            yield path, result
+            yield job, result
 
-    monkeypatch.setattr(ing, "iter_parsed", dies_on_the_first)
     db = tmp_path / "s.duckdb"
-    out = ingest(db, files)
+    out = ingest_files(db, [(f, "me") for f in files], now=NOW, parser=dies_on_the_first)  # type: ignore[arg-type]
     assert [(o.status, o.reason_code) for o in out.outcomes] == [
         ("quarantined", "parser_crash"),
         ("stored", None),
@@ -412,3 +412,34 @@ def test_a_file_the_parser_died_on_has_a_quarantined_row(
         (files[1].name, "stored", None),
     ]
     assert "died on this file" in (out.outcomes[0].message or "")
+
+
+def test_the_root_unpacks_zips_whatever_parses(tmp_path: Path, sample_dir: Path) -> None:
+    """The backfill passes its own parser to the one composition root: a zip given to it is
+    unpacked and its members reach that parser, bytes and all (read once, by the plan)."""
+    from pipeline.config import load_settings
+    from pipeline.ingest import ingest_paths
+    from pipeline.ingest.plan import ParseJob
+    from pipeline.ingest.workers import parse_job
+
+    fits = sorted(sample_dir.glob("*.fit"))[:2]
+    folder = tmp_path / "export"
+    folder.mkdir()
+    _zip_of(folder / "garmin.zip", {f"Uploaded/{f.name}": f.read_bytes() for f in fits})
+    settings = load_settings(env={}, cwd=tmp_path, db=tmp_path / "data" / "legday.duckdb")
+    seen: list[ParseJob] = []
+
+    def parser(jobs: list[ParseJob], now: datetime) -> object:
+        for job in jobs:
+            seen.append(job)
+            yield job, parse_job(job, now)
+
+    summary = ingest_paths(settings, [folder], now=NOW, parser=parser)  # type: ignore[arg-type]
+    assert sorted(Path(j.path).name for j in seen) == sorted(f.name for f in fits)
+    assert all(j.data is not None for j in seen)
+    assert summary.counts() == {"stored": 3, "partial": 0, "duplicate": 0, "quarantined": 0}
+    assert summary.needs_refresh
+    assert sorted(o.name for o in summary.outcomes) == sorted(
+        [f"garmin.zip!{f.name}" for f in fits] + ["garmin.zip"]
+    )
+    assert not settings.unpack_root.exists()  # the run's unpacked copies are gone

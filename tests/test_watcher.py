@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import AthleteSettings, Settings
-from pipeline.inbox.core import InboxFile, ingest_and_file
+from pipeline.inbox import InboxFile, ingest_and_file
 from pipeline.inbox.watcher import InboxWatcher, WatchOptions
 from pipeline.store import db as st
 
@@ -178,7 +178,7 @@ def test_query_answers_while_an_ingest_runs(tmp_path: Path, sample_dir: Path) ->
     )
     script = (
         "import sys; from datetime import UTC, datetime; from pathlib import Path;"
-        "from pipeline.config import load_settings; from pipeline.inbox.core import scan_inbox, ingest_and_file;"
+        "from pipeline.config import load_settings; from pipeline.inbox import scan_inbox, ingest_and_file;"
         f"s = load_settings(env={{}}, cwd=Path('.'), config=Path({str(cfg)!r}));"
         f"files, _ = scan_inbox(Path({str(inbox)!r}), s);"
         "ingest_and_file(s, files, now=datetime.now(UTC), workers=1)"

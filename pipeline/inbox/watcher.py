@@ -1,6 +1,6 @@
 """The inbox watcher: a watchfiles loop that hands ready files to a handler, in batches.
 
-The loop only notices; deciding is ``pipeline.inbox.core`` (which files, when ready) and doing is the
+The loop only notices; deciding is ``pipeline.inbox.scan`` and ``readiness`` (which files, when ready) and doing is the
 handler (ingest directly, or emit an event for a Prefect deployment). Files already in the inbox
 at start are taken like new ones, so nothing dropped while nobody watched is missed. Every
 change, and a full rescan every ``rescan_s`` (events can be lost on network mounts), re-reads
@@ -21,14 +21,8 @@ import watchfiles
 
 from pipeline.config import Settings
 from pipeline.errors import InboxError
-from pipeline.inbox.core import (
-    InboxFile,
-    ReadinessTracker,
-    archive_dir,
-    probe_file,
-    quarantine_dir,
-    scan_inbox,
-)
+from pipeline.inbox.readiness import ReadinessTracker, probe_file
+from pipeline.inbox.scan import InboxFile, archive_dir, quarantine_dir, scan_inbox
 
 log = logging.getLogger("legday.watcher")
 
@@ -145,16 +139,3 @@ class InboxWatcher:
             if stop.is_set():
                 break
             self.hand_on(self.tick(changed=bool(changes)))
-
-
-def watch_inbox(
-    inbox: Path,
-    settings: Settings,
-    handler: Handler,
-    *,
-    clock: Callable[[], float],
-    stop: threading.Event,
-    options: WatchOptions | None = None,
-) -> None:
-    """Watch ``inbox`` until ``stop`` is set, calling ``handler`` with batches of ready files."""
-    InboxWatcher(inbox, settings, handler, clock=clock, options=options).run(stop)

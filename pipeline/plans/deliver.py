@@ -83,7 +83,7 @@ def send_one(notification: Notification, url: str) -> Delivery:
                     notify_type=apprise.NotifyType(notification.notify_type),
                 )
             )
-            said = " ".join(str(captured.getvalue()).split())
+            said = " ".join(str(captured.getvalue()).split()).rstrip(".")
     except Exception as exc:  # a plugin error must not fail the caller
         ok, said = False, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     if ok:

@@ -1,0 +1,111 @@
+"""Every SQL statement of ingest and the inbox: which bytes and recordings the store holds,
+the ``files`` rows and sightings the single writer adds, and supersession of a partial copy.
+
+I/O: reads and writes the store through a ``Store`` the caller opened (``pipeline.store.db``
+keeps the connection, the lock and the transaction); nothing here opens or commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from pipeline.store.db import Store
+
+_ACTIVITY_TABLES = ("activities", "laps", "hr_samples", "hr_spans", "strength_sets")
+
+
+def known_files(store: Store, athlete_id: str, hashes: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """sha256 -> (status, original_name) for the hashes the store already has for an athlete."""
+    if not hashes:
+        return {}
+    rows = store.rows(
+        "SELECT sha256, status, original_name FROM files WHERE athlete_id = ? AND sha256 IN "
+        "(SELECT unnest(?::VARCHAR[]))",
+        [athlete_id, list(hashes)],
+    )
+    return {sha: (status, name) for sha, status, name in rows}
+
+
+def files_with_identity(store: Store, athlete_id: str, identity: str) -> list[tuple[str, str, str]]:
+    """(sha256, status, original_name) of stored or partial files with this FIT identity."""
+    return [
+        (r[0], r[1], r[2])
+        for r in store.rows(
+            "SELECT sha256, status, original_name FROM files WHERE athlete_id = ? AND fit_identity = ? "
+            "AND status IN ('stored', 'partial') ORDER BY first_seen_utc",
+            [athlete_id, identity],
+        )
+    ]
+
+
+def record_sightings(store: Store, rows: Sequence[tuple[str, str, str, Any]]) -> None:
+    """Many sightings in one insert (already known ones are kept as they were)."""
+    if not rows:
+        return
+    store.insert_frame(
+        "file_sightings",
+        pl.DataFrame(
+            rows,
+            schema={
+                "athlete_id": pl.String,
+                "sha256": pl.String,
+                "path": pl.String,
+                "seen_utc": pl.Datetime("us", "UTC"),
+            },
+            orient="row",
+        ),
+        or_ignore=True,
+    )
+
+
+def insert_file_row(store: Store, row: dict[str, Any]) -> None:
+    cols = list(row)
+    placeholders = ", ".join("?" for _ in cols)
+    store.con.execute(
+        f"INSERT INTO files ({', '.join(cols)}) VALUES ({placeholders})", [row[c] for c in cols]
+    )
+
+
+def supersede_file(
+    store: Store, athlete_id: str, old_sha: str, new_sha: str, new_name: str
+) -> None:
+    """Drop the rows of a partial file whose complete copy has arrived; keep its files row."""
+    ids = [
+        r[0]
+        for r in store.rows(
+            "SELECT activity_id FROM activities WHERE athlete_id = ? AND file_sha256 = ?",
+            [athlete_id, old_sha],
+        )
+    ]
+    for table in _ACTIVITY_TABLES:
+        store.con.execute(
+            f"DELETE FROM {table} WHERE athlete_id = ? AND activity_id IN (SELECT unnest(?::VARCHAR[]))",
+            [athlete_id, ids],
+        )
+    store.con.execute(
+        "DELETE FROM workout_steps WHERE athlete_id = ? AND file_sha256 = ?", [athlete_id, old_sha]
+    )
+    store.con.execute(
+        "UPDATE files SET status = 'duplicate', duplicate_of = ?, n_activities = 0, "
+        "message = ? WHERE athlete_id = ? AND sha256 = ?",
+        [
+            new_sha,
+            f"superseded by the complete copy {new_name}: its activity is stored from there",
+            athlete_id,
+            old_sha,
+        ],
+    )
+
+
+def earliest_start(store: Store, athlete_id: str, shas: Sequence[str]) -> datetime | None:
+    """Earliest activity start (UTC) of the files with these hashes, None when they have none."""
+    value = store.scalar(
+        "SELECT min(start_utc) FROM activities WHERE athlete_id = ? "
+        "AND file_sha256 IN (SELECT unnest(?::VARCHAR[]))",
+        [athlete_id, list(shas)],
+    )
+    return value if isinstance(value, datetime) else None
