@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.fit.parsing import fit_declared_length, fit_is_complete
+from pipeline.fit import fit_declared_length, fit_is_complete
 from pipeline.inbox.scan import InboxFile, Skipped, archive_dir, quarantine_dir, scan_inbox
 
 

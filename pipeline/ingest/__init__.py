@@ -6,7 +6,7 @@ once, skip known bytes), ``workers`` (the parser pool), ``decide`` + ``writer`` 
 writer), ``archives`` + ``unpack`` (zip exports), ``outcomes`` (status and reason enums).
 
 Names are imported lazily (PEP 562) so that a parser process, which imports
-``pipeline.ingest.pids``, does not import the store and DuckDB with this package.
+``pipeline.ingest.in_worker``, does not import the store and DuckDB with this package.
 """
 
 from __future__ import annotations

@@ -17,8 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from pipeline.fit.parsing import PARSER_VERSION
-from pipeline.fit.schemas import ParsedFile
+from pipeline.fit import PARSER_VERSION, ParsedFile
 from pipeline.ingest.outcomes import FileOutcome, FileStatus, IngestReason
 from pipeline.store import db as st
 from pipeline.store import ingest_sql as q

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.fit.parsing import read_file
+from pipeline.fit import read_file
 from pipeline.ingest.outcomes import FileOutcome, FileStatus, IngestReason, same_bytes
 from pipeline.store import db as st
 from pipeline.store import ingest_sql as q

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.fit.parsing import PARSER_VERSION
+from pipeline.fit import PARSER_VERSION
 from pipeline.ingest.archives import ArchiveLimits, ArchiveProblem, ArchiveResult, expand_archive
 from pipeline.ingest.outcomes import FileOutcome, FileStatus, same_bytes
 from pipeline.store import db as st

@@ -4,7 +4,7 @@ fitparse is pure Python and GIL-bound, so parsing runs in processes, not threads
 the bytes the plan read (see ``plan.ParseJob``): a worker gets them, parses, and returns the
 frames; only a job without bytes (over the plan's memory budget) reads its file. A file that
 kills its worker or hangs is retried alone in a fresh process, then given up with a reason; the
-others go on. Workers are stopped through the pids they report at start (``pids.report_pid``),
+others go on. Workers are stopped through the pids they report at start (``in_worker.report_pid``),
 never through the pool's private state.
 
 Any parser with the ``Parser`` shape can stand in for this pool: the Dask backfill passes one that
@@ -26,9 +26,8 @@ from itertools import islice
 from multiprocessing import get_context
 from typing import Any, Protocol
 
-from pipeline.fit.parsing import parse_file, parse_fit
-from pipeline.fit.schemas import ParsedFile
-from pipeline.ingest.pids import report_pid
+from pipeline.fit import ParsedFile, parse_file
+from pipeline.ingest.in_worker import parse_bytes, report_pid
 from pipeline.ingest.plan import ParseJob
 
 #: ``(sha256, size, parsed, error)``: a parse, or why there is none (sha256 None: unreadable).
@@ -61,7 +60,7 @@ def parse_job(job: ParseJob, now: datetime) -> ParseResult:
     """Parse one job in this process (the bytes it carries, else its file)."""
     if job.data is None:
         return parse_file(job.path, now)
-    return job.sha256, len(job.data), parse_fit(job.data, now=now), None
+    return job.sha256, len(job.data), parse_bytes(job.data, now), None
 
 
 def _job_size(job: ParseJob) -> int:
@@ -87,7 +86,7 @@ class _Pool:
             ctx: Any = get_context("forkserver")
             # The fork server loads only the parser, not the caller's main module (the CLI, a
             # flow): parser processes fork from it and share those pages.
-            ctx.set_forkserver_preload(["pipeline.fit.parsing", "pipeline.ingest.pids"])
+            ctx.set_forkserver_preload(["pipeline.fit", "pipeline.ingest.in_worker"])
         else:
             ctx = get_context("spawn")
         self._pids = ctx.SimpleQueue()
@@ -98,7 +97,7 @@ class _Pool:
     def submit(self, job: ParseJob, now: datetime) -> Future[Any]:
         if job.data is None:
             return self.executor.submit(parse_file, job.path, now)
-        return self.executor.submit(parse_fit, job.data, now=now)
+        return self.executor.submit(parse_bytes, job.data, now)
 
     def result(self, job: ParseJob, fut: Future[Any]) -> ParseResult:
         out = fut.result(timeout=parse_timeout_s(_job_size(job)))
