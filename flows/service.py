@@ -39,7 +39,7 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Cancelled, Crashed
 
-from pipeline.inbox.core import InboxFile
+from pipeline.inbox import InboxFile
 
 INGEST_INBOX_FULL = "ingest-inbox/ingest-inbox"
 NIGHTLY_FULL = "nightly/nightly"

@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.ingest.core import ingest_files  # noqa: E402
+from pipeline.ingest import ingest_files  # noqa: E402
 from tests.fuzzing import (  # noqa: E402
     CORPUS_FILES,
     FUZZ_NOW,

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.inbox.core import probe_file  # noqa: E402
+from pipeline.inbox import probe_file  # noqa: E402
 
 
 def main() -> None:

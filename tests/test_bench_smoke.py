@@ -132,7 +132,7 @@ def test_merge_replay_appends_each_night_and_leaves_the_input_alone(tmp_path: Pa
     from datetime import UTC, datetime
 
     from benchmarks import merges
-    from pipeline.ingest.core import ingest_files
+    from pipeline.ingest import ingest_files
     from pipeline.store import db as st
 
     db = tmp_path / "legday.duckdb"

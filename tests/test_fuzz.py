@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.fit.parsing import parse_fit
-from pipeline.ingest.core import ingest_files
+from pipeline.ingest import ingest_files
 from pipeline.store import db as stg
 from tests.fuzzing import (
     FUZZ_NOW,

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.inbox.core import probe_file
+from pipeline.inbox import probe_file
 from pipeline.store import db as st
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,13 +25,12 @@ from rich.table import Table
 from pipeline.cli.common import console, err, fail, now_utc, settings, wait_message
 from pipeline.config import Settings
 from pipeline.errors import LegdayError
-from pipeline.ingest.core import (
+from pipeline.ingest import (
     FileOutcome,
     IngestSummary,
     collect_files,
     default_workers,
-    ingest_files,
-    unpack_workspace,
+    ingest_paths,
 )
 
 
@@ -77,16 +76,14 @@ def _run_ingest(
     cfg: Settings, items: list[tuple[Path, str]], workers: int, show: bool
 ) -> IngestSummary:
     def run(progress: Callable[[FileOutcome], None] | None) -> IngestSummary:
-        with unpack_workspace(cfg.unpack_root) as unpack_dir:
-            return ingest_files(
-                cfg.db_path,
-                items,
-                now=now_utc(),
-                workers=workers or default_workers(),
-                progress=progress,
-                on_wait=wait_message,
-                unpack_dir=unpack_dir,
-            )
+        return ingest_paths(
+            cfg,
+            items,
+            now=now_utc(),
+            workers=workers or default_workers(),
+            on_progress=progress,
+            on_wait=wait_message,
+        )
 
     if not show or len(items) < 5:
         return run(None)

@@ -51,7 +51,7 @@ from pipeline.cli.prefect_local import (
 from pipeline.cli.unit import default_unit_path, install_unit
 from pipeline.config import Settings
 from pipeline.errors import InboxError, LegdayError
-from pipeline.inbox.core import Filed, InboxFile, archive_dir, ingest_and_file, quarantine_dir
+from pipeline.inbox import Filed, InboxFile, archive_dir, ingest_and_file, quarantine_dir
 from pipeline.inbox.watcher import Handler, InboxWatcher, WatchOptions, check_inbox
 
 # Soft-wrapped: a filed file's line stays one line, whatever the terminal's width.
