@@ -86,11 +86,15 @@ def child_baseline(spec: dict[str, Any]) -> dict[str, Any]:
 def child_backfill(spec: dict[str, Any]) -> dict[str, Any]:
     """``legday ingest`` + refresh + one report, phase by phase, with the library's own pieces.
 
-    The composition is ``ingest.ingest_files``'s (plan → iter_parsed → write_results); it is
-    spelled out here only to time how long the single writer waits for the parsers.
+    The composition is ``pipeline.ingest.ingest_paths``'s (plan → iter_parsed → write_results,
+    without zips); it is spelled out here only to time how long the single writer waits for the
+    parsers.
     """
     from pipeline.derive import refresh as analysis
-    from pipeline.ingest import core as ingest
+    from pipeline.ingest import FileOutcome, ParseResult, collect_files
+    from pipeline.ingest.plan import plan_ingest
+    from pipeline.ingest.workers import iter_parsed
+    from pipeline.ingest.writer import write_results
     from pipeline.store import db as st
 
     settings = _settings(spec["db"])
@@ -98,27 +102,27 @@ def child_backfill(spec: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     phases: dict[str, float] = {}
     t0 = time.perf_counter()
-    files, _skipped = ingest.collect_files([Path(p) for p in spec["paths"]])
-    plan = ingest.plan_ingest(settings.db_path, [(f, athlete) for f in files], now=now)
+    files, _skipped = collect_files([Path(p) for p in spec["paths"]])
+    plan = plan_ingest(settings.db_path, [(f, athlete) for f in files], now=now)
     phases["plan (read + sha256 + lookup)"] = time.perf_counter() - t0
     waited = 0.0
 
-    def timed() -> Iterator[tuple[str, str, ingest.ParseResult]]:
+    def timed() -> Iterator[tuple[str, str, ParseResult]]:
         nonlocal waited
-        it = ingest.iter_parsed([p for p, _a in plan.to_parse], now, spec["workers"])
+        it = iter_parsed(plan.jobs, now, spec["workers"])
         while True:
             t = time.perf_counter()
             try:
-                path, result = next(it)
+                job, result = next(it)
             except StopIteration:
                 return
             finally:
                 waited += time.perf_counter() - t
-            yield path, athlete, result
+            yield job.path, athlete, result
 
-    outcomes: list[ingest.FileOutcome] = list(plan.decided)
+    outcomes: list[FileOutcome] = list(plan.decided)
     t1 = time.perf_counter()
-    ingest.write_results(settings.db_path, timed(), now=now, on_done=outcomes.append)
+    write_results(settings.db_path, timed(), now=now, on_done=outcomes.append)
     write_total = time.perf_counter() - t1
     phases["waiting for parsers (incl. pool start)"] = waited
     phases["store (single writer)"] = write_total - waited
@@ -253,7 +257,7 @@ def _fresh_store(db: Path) -> None:
 def _nightly_once(db: Path, nightly: list[Path], day: date, workers: int) -> float:
     """Ingest the day's files, refresh, build the day's report: the nightly job, timed."""
     from pipeline.derive import refresh as analysis
-    from pipeline.ingest import core as ingest
+    from pipeline.ingest import run as ingest
 
     settings = _settings(str(db))
     athlete = settings.default_athlete
@@ -386,7 +390,7 @@ def run(
         paths = [str(inbox)]
     else:
         paths = [str(CORPUS), str(h.files)]
-    from pipeline.ingest.core import collect_files
+    from pipeline.ingest import collect_files
 
     files, _ = collect_files([Path(p) for p in paths])
     n_bytes = sum(f.stat().st_size for f in files)
@@ -486,7 +490,7 @@ def run(
     recent = [p for p in sorted(h.files.iterdir()) if p.name[:10] >= cutoff] + nightly
     settings = _settings(str(recent_db))
     from pipeline.derive import refresh as analysis
-    from pipeline.ingest import core as ingest
+    from pipeline.ingest import run as ingest
 
     now = datetime.now(UTC)
     ingest.ingest_files(
