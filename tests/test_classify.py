@@ -9,8 +9,15 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipeline.config import ClassificationSettings
-from pipeline.derive.classify import CLASSIFIED_SCHEMA, KINDS, apply_labels, classify, match_text
+from pipeline.config import AthleteSettings, ClassificationSettings, Settings
+from pipeline.derive import refresh
+from pipeline.derive.classify import CLASSIFIED_SCHEMA, KINDS, classify
+from pipeline.derive.keywords import match_text
+from pipeline.derive.labels import LABELS_SCHEMA, apply_labels, check_kind
+from pipeline.errors import ReportError
+from pipeline.fit import parse_fit
+from pipeline.store.db import open_store
+from tests.helpers import ingest
 
 CFG = ClassificationSettings()
 T0 = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
@@ -396,44 +403,84 @@ def test_output_schema_order_and_other_activities_ignored() -> None:
     assert empty.height == 0 and empty.schema == pl.Schema(CLASSIFIED_SCHEMA)
 
 
-# --- labels -------------------------------------------------------------------------------------
+# --- labels (pipeline.derive.labels: the one place production applies them) -------------------
 
 
-def test_labels_override_and_keep_rules_reason() -> None:
-    cls = classify(acts({**STRENGTH}, {"sport": "running"}), NO_SETS, NO_STEPS, CFG)
-    labels = pl.DataFrame(
-        {
-            "athlete_id": ["me", "me"],
-            "activity_id": ["a0", "a0"],
-            "kind": ["strength", "leg_strength"],
-            "note": [None, "squats, watch missed them"],
-            "labelled_at": [datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)],
-        }
+def _labels(*rows: tuple[str, str, str | None, datetime]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [dict(zip(("activity_id", "kind", "note", "labelled_utc"), r, strict=True)) for r in rows],
+        schema=LABELS_SCHEMA,
     )
-    out = apply_labels(cls, labels)
+
+
+def test_labels_override_the_kind_and_keep_what_the_rules_measured() -> None:
+    rows = classify(acts({**STRENGTH}, {"sport": "running"}), NO_SETS, NO_STEPS, CFG)
+    labels = _labels(
+        ("a0", "strength", None, datetime(2026, 11, 1, tzinfo=UTC)),
+        ("a0", "leg_strength", "squats, watch missed them", datetime(2026, 11, 2, tzinfo=UTC)),
+    )
+    out = apply_labels(rows, labels, source="source")
     first = out.row(0, named=True)
-    assert (first["kind"], first["region"], first["source"]) == ("leg_strength", "lower", "label")
-    assert first["reason"].startswith("labelled leg_strength by you on 2026-11-02 (rules said: ")
-    assert "squats, watch missed them" in first["reason"]
+    # The latest label wins; the region stays the rules' (no set data: unknown).
+    assert (first["kind"], first["region"], first["source"]) == ("leg_strength", "unknown", "label")
+    assert first["reason"] == "labelled leg_strength by you: squats, watch missed them"
+    assert first["leg_score"] == rows["leg_score"][0] and first["heavy"] == rows["heavy"][0]
     second = out.row(1, named=True)
     assert (second["kind"], second["source"]) == ("run", "rules")
+    assert second["reason"] == rows["reason"][1]
+    assert out.columns == [*rows.columns, "source"]
 
 
 def test_labels_with_unknown_kind_fail() -> None:
     cls = classify(acts({**STRENGTH}), NO_SETS, NO_STEPS, CFG)
-    labels = pl.DataFrame(
-        {"activity_id": ["a0"], "kind": ["legs"], "note": [None], "labelled_at": [T0]}
-    )
     with pytest.raises(ValueError, match="unknown kind"):
-        apply_labels(cls, labels)
+        apply_labels(cls, _labels(("a0", "legs", None, T0)))
+    with pytest.raises(ReportError, match="kind must be one of"):
+        check_kind("legs")
+
+
+def test_a_label_reaches_the_flags_and_agrees_with_the_overview(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    """Through production: an upper-body session labelled a leg day flags the easy run after it,
+    keeps its measured region, and the SQL view says what ``session_frame`` says."""
+    settings = Settings(
+        db_path=tmp_path / "s.duckdb",
+        data_dir=tmp_path,
+        default_athlete="me",
+        athletes={"me": AthleteSettings()},
+    )
+    names = ("2026-10-20-1830-strength-upper.fit", "2026-10-21-0700-run-easy.fit")
+    now = datetime(2026, 10, 22, tzinfo=UTC)
+    ingest(settings.db_path, [sample_dir / n for n in names])
+    refresh.refresh_store(settings, now=now)
+    with open_store(settings.db_path) as store:
+        before = refresh.session_frame(store, "me", since=None)
+        upper = before.filter(pl.col("kind") == "strength").row(0, named=True)
+        assert upper["region"] == "upper"
+        assert store.rows("SELECT count(*) FROM recovery_flags")[0][0] == 0
+        full_id = refresh.set_label(
+            store, "me", upper["activity_id"][:8], "leg_strength", None, now=now
+        )
+        result = refresh.refresh(store, settings, "me", now=now, only=[full_id])
+        after = refresh.session_frame(store, "me", since=None)
+        view = store.frame(
+            "SELECT activity_id, kind, region, kind_reason FROM activity_overview ORDER BY start_utc"
+        )
+        rules = store.rows("SELECT kind FROM classifications WHERE activity_id = ?", [full_id])
+    assert result.flags == 1
+    row = after.filter(pl.col("activity_id") == full_id).row(0, named=True)
+    assert (row["kind"], row["region"]) == ("leg_strength", "upper")
+    assert row["kind_reason"] == "labelled leg_strength by you"
+    assert rules == [("strength",)]  # the rules' verdict is kept beside the label
+    assert after.select(view.columns).equals(view)
 
 
 # --- the real corpus ----------------------------------------------------------------------------
 
 
 def _corpus_frames(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    parsing = pytest.importorskip("pipeline.fit.parsing")
-    parsed = parsing.parse_fit(path.read_bytes())
+    parsed = parse_fit(path.read_bytes())
     with_id = pl.format("s{}", pl.col("session_index")).alias("activity_id")
     sessions = parsed.sessions.with_columns(with_id)
     sets = parsed.sets.with_columns(with_id)
@@ -492,12 +539,11 @@ def test_corpus_borderline_reason(corpus_dir: Path) -> None:
 def test_corpus_every_activity_gets_a_kind(
     corpus_dir: Path, corpus_manifest: list[dict[str, str]]
 ) -> None:
-    parsing = pytest.importorskip("pipeline.fit.parsing")
     runs = 0
     for entry in corpus_manifest:
         if entry["category"] not in ("run_hr", "cycling", "swim", "other_sport"):
             continue
-        parsed = parsing.parse_fit((corpus_dir / entry["file"]).read_bytes())
+        parsed = parse_fit((corpus_dir / entry["file"]).read_bytes())
         sessions = parsed.sessions.with_columns(
             pl.format("s{}", pl.col("session_index")).alias("activity_id")
         )

@@ -32,7 +32,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.config import ClassificationSettings
-from pipeline.derive.classify import CATEGORY_REGION, KEYWORDS
+from pipeline.derive.keywords import CATEGORY_REGION, KEYWORDS
 from pipeline.exports.types import ActivitySummary, ExerciseSummary
 
 __all__ = ["MatchHow", "RegionHint", "SummaryMatch", "match_summaries", "title_region_hint"]

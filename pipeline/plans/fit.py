@@ -27,7 +27,7 @@ that label a completed run (``pipeline.derive.metrics.label_intensity``):
   read with ``pipeline.plans.text.classify_text`` and the reason says so.
 
 A strength workout is a leg session when its sets (steps x repeats, region from
-``exercise_category`` via ``pipeline.derive.classify.CATEGORY_REGION``, else the step name) pass the same
+``exercise_category`` via ``pipeline.derive.keywords.CATEGORY_REGION``, else the step name) pass the same
 leg thresholds as a completed session (``ClassificationSettings``); it is ``hard`` (heavy) when a
 lower-body step asks for at most ``heavy_max_reps`` reps with a weight, or has at least
 ``heavy_min_lower_sets`` lower-body sets.
@@ -41,7 +41,7 @@ from datetime import timedelta
 from typing import Any
 
 from pipeline.config import ClassificationSettings, IntensitySettings
-from pipeline.derive.classify import CATEGORY_REGION, match_text
+from pipeline.derive.keywords import CATEGORY_REGION, match_text
 from pipeline.derive.metrics import HrProfile
 from pipeline.fit import profile as fit_profile
 from pipeline.plans.model import (

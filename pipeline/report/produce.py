@@ -18,12 +18,13 @@ import polars as pl
 from pipeline.config import Settings
 from pipeline.derive import metrics as mt
 from pipeline.derive import recovery as rc
-from pipeline.derive.refresh import LOAD_HISTORY_DAYS, _profile, load_hr, session_frame
+from pipeline.derive.refresh import LOAD_HISTORY_DAYS, hr_profile, session_frame
 from pipeline.errors import ReportError
 from pipeline.report import build as rp
 from pipeline.report import html as report_html
 from pipeline.report import index as report_index
 from pipeline.store import db as st
+from pipeline.store.derive_sql import load_hr
 
 
 def daily_report(
@@ -41,7 +42,7 @@ def daily_report(
     athlete = settings.athlete(athlete_id)
     start, end = rp.day_bounds(day, athlete.tz)
     quarantined = quarantined_files(store, athlete_id, start - timedelta(days=1))
-    profile = _profile(store, athlete_id, athlete, end)
+    profile = hr_profile(store, athlete_id, athlete, end)
     history_from = start - timedelta(days=LOAD_HISTORY_DAYS)
     sessions = session_frame(store, athlete_id, since=history_from, until=end)
     day_sessions = sessions.filter((pl.col("start_utc") >= start) & (pl.col("start_utc") < end))
