@@ -15,7 +15,7 @@ Evidence keys refer to domain.md section (d), table D1:
 * S9 Robineau et al. 2016 -- 0 h / 6 h gaps interfere more than 24 h.
 * S11 Cheung, Hume & Maxwell 2003 -- DOMS peaks 24-72 h.
 
-Rules (``RULES``; thresholds come from ``RecoverySettings``; the gap is real elapsed hours from
+Rules (``RULES`` in ``pipeline.derive.rules``, with the citations; thresholds come from ``RecoverySettings``; the gap is real elapsed hours from
 the END of the leg session to the START of the run, computed on UTC instants so DST changes count
 as the hours they really are):
 
@@ -47,153 +47,29 @@ import hashlib
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import polars as pl
 
 from pipeline.config import RecoverySettings
+from pipeline.derive.rules import EVIDENCE, RULE_ORDER, RULES, SEVERITY_RANK, Rule, Severity
 from pipeline.fit.schemas import UTC_TS
 
-Severity = Literal["alert", "warning", "info"]
-
-#: Severity order, weakest first; a missing flag ranks 0.
-SEVERITY_RANK: dict[str, int] = {"info": 1, "warning": 2, "alert": 3}
-
-INTENSE = "hard"
+#: Callers import the rule table's names from here too (reports cite ``EVIDENCE``).
+__all__ = [
+    "EVIDENCE",
+    "FLAG_SCHEMA",
+    "REQUIRED_COLUMNS",
+    "RULES",
+    "SEVERITY_RANK",
+    "Severity",
+    "format_local",
+    "legs_state",
+    "recovery_flags",
+]
 
 REQUIRED_COLUMNS = ("activity_id", "kind", "start_utc", "end_utc", "intensity", "heavy")
 
-
-@dataclass(frozen=True)
-class Rule:
-    """One row of the rule table; ``window`` names the ``RecoverySettings`` field in hours."""
-
-    rule_id: str
-    severity: Severity
-    intensities: frozenset[str]  # run intensities it applies to ('unknown' stands for null too)
-    needs_heavy_or_unaccustomed: bool
-    window: str
-    evidence: tuple[str, ...]
-    phrase: str  # completes the sentence; {t} is the threshold in hours
-
-    def threshold(self, settings: RecoverySettings) -> float:
-        return float(getattr(settings, self.window))
-
-
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "same_day",
-        "alert",
-        frozenset({INTENSE}),
-        False,
-        "same_day_hours",
-        ("S1", "S9"),
-        "under the {t:g} h same-day threshold (strength then a hard run interferes most)",
-    ),
-    Rule(
-        "intense_24h",
-        "alert",
-        frozenset({INTENSE}),
-        False,
-        "alert_hours",
-        ("S2", "S3"),
-        "under the {t:g} h alert threshold",
-    ),
-    Rule(
-        "intense_48h",
-        "warning",
-        frozenset({INTENSE}),
-        False,
-        "warning_hours",
-        ("S2", "S3", "S5"),
-        "under the {t:g} h warning threshold",
-    ),
-    Rule(
-        "intense_72h_heavy",
-        "warning",
-        frozenset({INTENSE}),
-        True,
-        "heavy_warning_hours",
-        ("S11", "S4"),
-        "under the {t:g} h window after a heavy or unaccustomed leg session",
-    ),
-    Rule(
-        "easy_in_window",
-        "info",
-        frozenset({"easy", "moderate"}),
-        False,
-        "info_hours",
-        ("S3",),
-        "inside the {t:g} h window; fine as an easy run, not yet for a hard one",
-    ),
-    Rule(
-        "unknown_in_window",
-        "info",
-        frozenset({"unknown"}),
-        False,
-        "info_hours",
-        ("S3",),
-        "inside the {t:g} h window; its intensity is unknown, so check how hard it was",
-    ),
-)
-
-RULE_ORDER: dict[str, int] = {r.rule_id: i for i, r in enumerate(RULES)}
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """A study a rule cites: its key (``S2``), the citation and the finding the rule uses."""
-
-    key: str
-    citation: str
-    finding: str
-
-
-#: The evidence keys the rules cite, with their citations (domain.md section (d), table D1), word
-#: for word as in the README's "Sport-science defaults" table (a test compares the two). Reports
-#: explain each key they show.
-EVIDENCE: dict[str, Evidence] = {
-    e.key: e
-    for e in (
-        Evidence(
-            "S1",
-            "Doma & Deakin 2013, Appl Physiol Nutr Metab",
-            "strength → run 6 h later costs more than the reverse order "
-            "(time to exhaustion −29 % vs −18 %)",
-        ),
-        Evidence(
-            "S2",
-            "Doma et al. 2019, Sports Med Open 5:21",
-            'after a lower-body 6RM session: DOMS and CMJ loss for 48 h; "at least 48 h" '
-            "before running",
-        ),
-        Evidence(
-            "S3",
-            "Burt, Doma & Connor 2023, Science & Sports 38:647 (meta-analysis)",
-            "high-intensity running impaired at 24 h and 48 h; low-intensity only at 48 h",
-        ),
-        Evidence(
-            "S4",
-            "Assumpção et al. 2013, Sci World J 189149",
-            "impairment concerns high-intensity running; the repeated-bout effect blunts it",
-        ),
-        Evidence(
-            "S5",
-            "Marcora & Bosio 2007, Scand J Med Sci Sports 17:662",
-            "30-min time trial −4 % 48 h after drop jumps",
-        ),
-        Evidence(
-            "S9",
-            "Robineau et al. 2016, J Strength Cond Res 30:672",
-            "0 h / 6 h gaps interfere more than 24 h",
-        ),
-        Evidence(
-            "S11",
-            "Cheung, Hume & Maxwell 2003, Sports Med 33:145",
-            "DOMS peaks 24–72 h",
-        ),
-    )
-}
 
 FLAG_SCHEMA: dict[str, pl.DataType] = {
     "flag_id": pl.String(),
