@@ -20,6 +20,18 @@ from flows.common import TRANSIENT_RETRIES, now_utc, resolve_settings
 from pipeline.config import Settings
 from pipeline.plans.service import CheckRun, evening_check
 
+EVENING_CHECK = "evening-check"
+EVENING_DESCRIPTION = (
+    "Check the coming days' planned runs against leg sessions (done and planned), store the "
+    "conflicts and send new ones to the apprise URLs of [plans] notify_urls."
+)
+
+
+def evening_schedule(settings: Settings) -> tuple[str, str]:
+    """Cron expression and IANA zone of the evening check (the default athlete's zone)."""
+    hh, mm = settings.plans.evening_check.split(":")
+    return f"{int(mm)} {int(hh)} * * *", settings.athlete(settings.default_athlete).timezone
+
 
 @task(name="check-plans", task_run_name="check plans of {athlete_id}", **TRANSIENT_RETRIES)
 def check_plans_task(settings: Settings, athlete_id: str, now: datetime) -> CheckRun:

@@ -269,3 +269,14 @@ def test_notify_without_urls_says_how_to_turn_it_on(tmp_path: Path) -> None:
         common.set_global_options(None, None, None)
     assert out.exit_code == 2
     assert "notifications are off: no notify_urls in [plans]" in out.output
+
+
+def test_evening_schedule_is_the_configured_local_time(tmp_path: Path) -> None:
+    from flows.plans import evening_schedule
+
+    cfg = settings(tmp_path, [])
+    assert evening_schedule(cfg) == ("0 20 * * *", "Europe/Berlin")
+    later = cfg.model_copy(
+        update={"plans": cfg.plans.model_copy(update={"evening_check": "21:05"})}
+    )
+    assert evening_schedule(later) == ("5 21 * * *", "Europe/Berlin")
