@@ -2,15 +2,21 @@
 
     LegdayError                      base; ``retryable`` says whether trying again can help
     ├── ConfigError                  bad or missing settings (terminal)
-    ├── FitFileError                 a FIT file that cannot be decoded (terminal for that file)
-    │   └── (carries ``reason_code``: empty, not_fit, truncated, crc_mismatch, ...)
     ├── StorageError                 the DuckDB store
     │   ├── StoreBusy                another process holds the file; waiting helps (transient)
     │   ├── SchemaError              the file's schema is newer than this code (terminal)
     │   └── StoreUnavailable         cannot create or write the file: permissions, full disk
     ├── ReadOnlyQueryError           ``legday query`` was asked to change something (terminal)
     ├── InboxError                   the watched folder: unreadable, unwritable, not a folder
-    └── ReportError                  a report cannot be built (no such athlete, bad date)
+    ├── ReportError                  a report cannot be built (no such athlete, bad date)
+    ├── ExportFormatError            an export file is not what it was handed in as; carries
+    │                                ``reason_code`` (``pipeline.exports.types``)
+    └── PlanFileError                a plan file (calendar, workout, schedule) cannot be read
+                                     (``pipeline.plans.model``)
+
+A FIT file that cannot be decoded is not an error here: it is an outcome (quarantined or partial,
+with a reason code) that ingest records and carries on. ``tests/test_layering.py`` checks that
+this drawing names every subclass of ``LegdayError`` and nothing else.
 
 Flows pass ``retry_condition_fn=is_retryable`` so Prefect retries only what can succeed later.
 """
@@ -32,14 +38,6 @@ class LegdayError(Exception):
 
 class ConfigError(LegdayError):
     """Settings are missing, malformed or contradictory."""
-
-
-class FitFileError(LegdayError):
-    """A FIT file could not be decoded; ``reason_code`` is stable and documented."""
-
-    def __init__(self, reason_code: str, message: str) -> None:
-        super().__init__(message)
-        self.reason_code = reason_code
 
 
 class StorageError(LegdayError):

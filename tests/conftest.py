@@ -1,16 +1,28 @@
-"""Shared fixtures: the real FIT corpus beside the project, the sample data, a scratch store."""
+"""Shared fixtures: the real FIT corpus, the sample data, and what is costly to make twice.
+
+Session-wide, because each costs seconds and the tests only read them: the Prefect test harness
+(one server for every test that talks to Prefect in-process) and the corpus parsed once.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pipeline.fit import ParsedFile
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "fit-corpus"
 SAMPLE_DATA = ROOT / "sample_data"
+#: The clock of ``parsed_corpus``: after every corpus file, so none is dated in the future.
+CORPUS_NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
 
 def _corpus_or_skip() -> Path:
@@ -38,3 +50,31 @@ def corpus_manifest() -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def parsed_corpus(corpus_dir: Path, corpus_manifest: list[dict[str, str]]) -> dict[str, ParsedFile]:
+    """Every corpus file of the manifest parsed once (``parse_fit(bytes, now=CORPUS_NOW)``), by
+    file name. Read-only: a test that changes a frame must copy it first."""
+    from pipeline.fit import parse_fit
+
+    return {
+        row["file"]: parse_fit((corpus_dir / row["file"]).read_bytes(), now=CORPUS_NOW)
+        for row in corpus_manifest
+    }
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One Prefect test server for the whole session, with its own PREFECT_HOME.
+
+    Starting one costs ~10 s on two cores; every test that runs flows in this process shares it
+    (tests that need a server of their own, to kill it, start a ``LocalServer``).
+    """
+    from prefect.settings import PREFECT_HOME, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    home = tmp_path_factory.mktemp("prefect-home")
+    with temporary_settings({PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=60):
+        yield

@@ -19,16 +19,6 @@ pytestmark = pytest.mark.prefect
 
 
 @pytest.fixture(scope="session")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    from prefect.settings import PREFECT_HOME, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    home = tmp_path_factory.mktemp("prefect-home")
-    with temporary_settings({PREFECT_HOME: home}), prefect_test_harness(server_startup_timeout=60):
-        yield
-
-
-@pytest.fixture(scope="session")
 def project(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("legday")
     cfg = base / "legday.toml"
@@ -39,7 +29,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict[
 
 
 @pytest.fixture(scope="session")
-def served(harness: None, project: dict[str, Path]) -> Iterator[dict[str, Any]]:
+def served(prefect_harness: None, project: dict[str, Path]) -> Iterator[dict[str, Any]]:
     """Both deployments served by the same runner thread ``legday serve`` uses."""
     from flows.common import resolve_settings
     from flows.deployments import runner_deployments
@@ -142,7 +132,7 @@ def test_nightly_through_its_deployment_sweeps_and_publishes(
 
 
 def test_ingest_flow_stores_files_in_batches_and_refreshes(
-    harness: None, tmp_path: Path, sample_dir: Path
+    prefect_harness: None, tmp_path: Path, sample_dir: Path
 ) -> None:
     """The ``ingest`` flow: one task per batch of files, the library's outcomes, flags derived."""
     from prefect.client.orchestration import get_client

@@ -8,12 +8,16 @@
    cycle hidden in a function is still a cycle).
 4. SQL lives in ``pipeline.store``; the schema only in its numbered migrations.
 5. Every module says what it is for (a docstring).
+6. Errors are one tree: ``pipeline/errors.py`` draws every subclass of ``LegdayError``.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
+import pkgutil
 import re
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,10 +38,16 @@ def _dotted(p: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@cache
+def _tree(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once per session (every rule reads every module)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def _imported_names(path: Path) -> set[str]:
     """Every absolute module name imported anywhere in the file, with ``from X import y`` as
     both ``X`` and ``X.y`` (``y`` may be a submodule)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -135,7 +145,7 @@ _SQL = re.compile(
 
 
 def _sql_strings(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     out: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -174,8 +184,7 @@ def test_every_module_has_a_docstring() -> None:
     missing = [
         _rel(p)
         for p in _modules("pipeline", "flows")
-        if _rel(p) not in GENERATED
-        and ast.get_docstring(ast.parse(p.read_text(encoding="utf-8"))) is None
+        if _rel(p) not in GENERATED and ast.get_docstring(_tree(p)) is None
     ]
     assert missing == []
 
@@ -188,3 +197,35 @@ def test_modules_stay_small() -> None:
         if _rel(p) not in GENERATED and (n := len(p.read_text(encoding="utf-8").splitlines())) > 420
     }
     assert big == {}
+
+
+def _drawn_errors() -> set[str]:
+    """The class names drawn in the tree of ``pipeline/errors.py``'s docstring."""
+    from pipeline import errors
+
+    drawing = (errors.__doc__ or "").split("\n\n")[1]
+    return {m.group(1) for m in re.finditer(r"^[\s│├└─]*([A-Z]\w+)\b", drawing, re.MULTILINE)}
+
+
+def _error_classes() -> set[str]:
+    """Every subclass of ``LegdayError`` defined in ``pipeline`` (all modules imported)."""
+    import pipeline
+    from pipeline.errors import LegdayError
+
+    for info in pkgutil.walk_packages(pipeline.__path__, "pipeline."):
+        if info.name not in ("pipeline.cli.__main__",):  # running it would start the app
+            importlib.import_module(info.name)
+    found: set[str] = set()
+    todo: list[type] = [LegdayError]
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith("pipeline."):
+            found.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def test_the_error_tree_draws_every_error_and_nothing_else() -> None:
+    drawn = _drawn_errors()
+    assert "LegdayError" in drawn and "StoreBusy" in drawn  # the drawing is read at all
+    assert drawn == _error_classes()

@@ -51,7 +51,7 @@ def sample_data() -> Traversable:
     packaged = resources.files("pipeline") / PACKAGED_SAMPLES
     if packaged.is_dir():
         return packaged
-    checkout = Path(__file__).resolve().parent.parent / "sample_data"
+    checkout = Path(__file__).resolve().parents[2] / "sample_data"  # pipeline/cli/ -> the top
     if checkout.is_dir():
         return checkout
     raise ConfigError(
@@ -96,7 +96,7 @@ def demo(
     Example: legday demo --out /tmp/legday-demo
     """
     from pipeline.derive import refresh as analysis
-    from pipeline.ingest.core import default_workers, ingest_files
+    from pipeline.ingest import default_workers, ingest_files
     from pipeline.report import produce
 
     folder = out.absolute()
