@@ -31,6 +31,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# What CI runs. pytest leaves out the soak runs marked `slow` (pyproject); `pytest -m slow` runs them.
 test: install lint typecheck
 	$(BIN)/python -m pytest -q
 

@@ -100,7 +100,6 @@ def test_batches_reject_a_zero_size() -> None:
 
 @pytest.mark.corpus
 @pytest.mark.prefect
-@pytest.mark.slow
 def test_same_rows_however_the_parse_is_split(inbox: Path, tmp_path: Path) -> None:
     one = _library(inbox, tmp_path / "w1" / "legday.duckdb", workers=1)
     two = _library(inbox, tmp_path / "w2" / "legday.duckdb", workers=2)

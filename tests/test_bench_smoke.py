@@ -45,7 +45,6 @@ def test_history_is_byte_identical_and_cached(tmp_path: Path) -> None:
     assert len(list(a.nightly.iterdir())) == 3
 
 
-@pytest.mark.slow
 @pytest.mark.prefect
 def test_quick_bench_reports_every_measure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -535,7 +535,6 @@ def test_corpus_borderline_reason(corpus_dir: Path) -> None:
 
 
 @pytest.mark.corpus
-@pytest.mark.slow
 def test_corpus_every_activity_gets_a_kind(
     corpus_dir: Path, corpus_manifest: list[dict[str, str]]
 ) -> None:

@@ -110,7 +110,6 @@ def test_sample_data_in_a_checkout_is_the_sample_data_folder() -> None:
     assert len(names) == 16
 
 
-@pytest.mark.slow
 def test_wheel_holds_what_installed_use_needs(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         members = {name: zf.read(name) for name in zf.namelist()}
@@ -135,7 +134,6 @@ def test_wheel_holds_what_installed_use_needs(wheel: Path) -> None:
     assert b"legday = pipeline.cli.main:app" in entry_points
 
 
-@pytest.mark.slow
 def test_demo_runs_from_the_installed_wheel_alone(installed: Path, tmp_path: Path) -> None:
     where = _run(
         installed,
@@ -174,7 +172,6 @@ def test_demo_runs_from_the_installed_wheel_alone(installed: Path, tmp_path: Pat
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
-@pytest.mark.slow
 def test_prefect_yaml_of_an_installed_legday_loads_its_flows(
     installed: Path, tmp_path: Path
 ) -> None:

@@ -32,7 +32,7 @@ from pipeline.store import db as st
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+pytestmark = pytest.mark.prefect
 
 
 def _free_port() -> int:
