@@ -30,15 +30,11 @@ from pipeline.config import RecoverySettings
 from pipeline.derive.metrics import HrProfile
 from pipeline.derive.recovery import legs_state, recovery_flags
 from pipeline.errors import ReportError
-from pipeline.report.build import (
-    REPORT_SCHEMA_PATH,
-    REPORT_SCHEMA_VERSION,
-    build_report,
-    day_bounds,
-    render_json,
-    render_markdown,
-)
-from pipeline.report.html import _thin, render_html
+from pipeline.report.build import build_report, day_bounds
+from pipeline.report.figures import thin
+from pipeline.report.html import render_html
+from pipeline.report.markdown import render_markdown
+from pipeline.report.model import REPORT_SCHEMA_PATH, REPORT_SCHEMA_VERSION, Report, render_json
 
 GOLDEN = Path(__file__).parent / "golden"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -212,7 +208,7 @@ def hr_trace(aid: str, sessions: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame({"ts": ts, "bpm": bpm}, schema={"ts": UTC_TS, "bpm": pl.Int32()})
 
 
-def make_report(s: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+def make_report(s: dict[str, Any] | None = None, **overrides: Any) -> Report:
     s = s or scenario()
     kwargs: dict[str, Any] = {
         "athlete_id": "alex",
@@ -268,7 +264,7 @@ def test_json_matches_golden() -> None:
 
 
 def test_scenario_flags_and_day_contents() -> None:
-    report = make_report()
+    report = make_report().to_json_dict()
     assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.1"
     # intense_24h cites S2, S3 and easy_in_window S3: each key once, in key order.
     assert [e["key"] for e in report["evidence"]] == ["S2", "S3"]
@@ -306,8 +302,8 @@ def test_markdown_fits_a_terminal_and_says_what_matters() -> None:
     md = render_markdown(make_report())
     assert max(len(line) for line in md.splitlines()) <= 100
     flat = " ".join(md.split())
-    for f in make_report()["flags"]:
-        assert " ".join(f["message"].split()) in flat
+    for f in make_report().flags:
+        assert " ".join(f.message.split()) in flat
     for needle in (
         "**ALERT**",
         "25 h day: DST change",
@@ -323,7 +319,7 @@ def test_json_is_valid_against_the_schema_and_stable() -> None:
     report = make_report()
     text = render_json(report)
     assert text == render_json(make_report())
-    assert json.loads(text) == report
+    assert json.loads(text) == report.to_json_dict()
     _validator().validate(json.loads(text))
 
 
@@ -358,8 +354,8 @@ def test_empty_day_without_history_validates() -> None:
         quarantined=None,
     )
     _validator().validate(json.loads(render_json(report)))
-    assert report["day"]["hours"] == 23.0
-    assert report["flags"] == [] and report["sessions"] == []
+    assert report.day.hours == 23.0
+    assert report.flags == () and report.sessions == ()
     md = render_markdown(report)
     assert "No flags" in md and "No leg session on record" in md and "23 h day" in md
     page = render_html(report, {}, empty_sessions)
@@ -400,15 +396,15 @@ def test_sessions_are_cut_at_local_midnight_including_the_repeated_hour() -> Non
         schema={k: SESSION_SCHEMA[k] for k in ("activity_id", "kind", "start_utc", "end_utc")},
     )
     sessions = pl.concat([s["sessions"], more], how="diagonal")
-    ids = [x["activity_id"] for x in make_report(s, sessions=sessions)["sessions"]]
+    ids = [x.activity_id for x in make_report(s, sessions=sessions).sessions]
     assert ids == ["late_dst", "a19", "a20", "a21", "last_minute"]
 
 
 def test_only_flags_of_runs_on_that_day_are_reported() -> None:
     s = scenario()
     report = make_report(s, local_date=date(2026, 10, 7))
-    assert [(f["run_activity_id"], f["rule"]) for f in report["flags"]] == [("a07", "intense_24h")]
-    assert s["flags"].height > len(report["flags"])
+    assert [(f.run_activity_id, f.rule) for f in report.flags] == [("a07", "intense_24h")]
+    assert s["flags"].height > len(report.flags)
 
 
 def test_naive_generated_at_is_refused() -> None:
@@ -452,8 +448,8 @@ def test_html_is_self_contained_and_well_formed() -> None:
     parser.close()
     assert parser.errors == [] and parser.stack == []
     text = " ".join(" ".join(parser.text).split())
-    for f in make_report(s)["flags"]:
-        assert " ".join(f["message"].split()) in text
+    for f in make_report(s).flags:
+        assert " ".join(f.message.split()) in text
     assert page.count("<svg") == 6  # (two flagged runs + the timeline) x (wide, narrow)
     lowered = page.lower()
     for needle in (
@@ -500,7 +496,7 @@ def test_html_is_deterministic_and_notes_missing_traces() -> None:
 @settings(max_examples=60, deadline=None)
 def test_hr_trace_thinning_is_bounded_and_keeps_the_shape(bpm: list[int], most: int) -> None:
     minutes = [i / 60 for i in range(len(bpm))]
-    xs, ys = _thin(minutes, bpm, most)
+    xs, ys = thin(minutes, bpm, most)
     assert len(xs) == len(ys) <= max(most, 0) if len(bpm) > most else len(xs) == len(bpm)
     if len(bpm) <= most:
         assert (xs, ys) == (minutes, [float(b) for b in bpm])
@@ -522,7 +518,7 @@ def test_html_timeline_key_is_text_and_plots_have_no_figure_legend() -> None:
 def test_html_skips_samples_without_time_and_notes_a_trace_without_any() -> None:
     s = scenario()
     report = make_report(s)
-    aid = report["flags"][0]["run_activity_id"]
+    aid = report.flags[0].run_activity_id
     trace = s["traces"][aid]
     untimed = trace.with_columns(pl.lit(None, dtype=trace.schema["ts"]).alias("ts"))
     mixed = pl.concat([trace, untimed.head(3)])
@@ -530,7 +526,7 @@ def test_html_skips_samples_without_time_and_notes_a_trace_without_any() -> None
     assert page.count("<svg") == 6
     page = render_html(report, {**s["traces"], aid: untimed}, s["sessions"])
     assert page.count("<svg") == 4
-    assert f"{report['flags'][0]['run_name']}: no heart-rate samples to plot." in page
+    assert f"{report.flags[0].run_name}: no heart-rate samples to plot." in page
 
 
 # --- evidence keys --------------------------------------------------------------------------
@@ -562,8 +558,8 @@ def test_every_cited_key_is_explained_in_each_format() -> None:
     report = make_report(s)
     md, page = render_markdown(report), html_page(s)
     readme = _readme_evidence()
-    cited = {k.strip() for f in report["flags"] for k in f["evidence"].split(",")}
-    assert cited == {e["key"] for e in report["evidence"]} == {"S2", "S3"}
+    cited = {k.strip() for f in report.flags for k in str(f.evidence).split(",")}
+    assert cited == {e.key for e in report.evidence} == {"S2", "S3"}
     flat_md = " ".join(md.split())
     for key in cited:
         citation, finding = readme[key]
@@ -575,15 +571,15 @@ def test_every_cited_key_is_explained_in_each_format() -> None:
 
 
 def test_a_day_without_flags_cites_nothing_and_an_unknown_key_is_still_listed() -> None:
-    from pipeline.report.build import evidence_entries
+    from pipeline.report.build import evidence_lines
 
     s = scenario()
     quiet = make_report(s, flags=s["flags"].clear())
-    assert quiet["evidence"] == []
+    assert quiet.evidence == ()
     assert "Evidence keys" not in render_markdown(quiet)
-    entries = evidence_entries([{"evidence": "S11, S3"}, {"evidence": "S99"}, {"evidence": None}])
-    assert [e["key"] for e in entries] == ["S3", "S11", "S99"]
-    assert entries[2]["finding"] == "" and "not in legday" in entries[2]["citation"]
+    entries = evidence_lines(["S11, S3", "S99", None])
+    assert [e.key for e in entries] == ["S3", "S11", "S99"]
+    assert entries[2].finding == "" and "not in legday" in entries[2].citation
     _validator().validate(json.loads(render_json(quiet)))
 
 
@@ -611,7 +607,7 @@ def _svgs(page: str) -> list[tuple[str, str]]:
 def test_each_plot_has_a_phone_sized_drawing_with_its_own_ids() -> None:
     import re
 
-    from pipeline.report.html import NARROW_MAX_PX
+    from pipeline.report.templating import NARROW_MAX_PX
 
     page = html_page(scenario())
     svgs = _svgs(page)

@@ -13,10 +13,8 @@ import pytest
 
 from pipeline.config import load_settings
 from pipeline.derive import refresh as analysis
-from pipeline.ingest.core import ingest_files
+from pipeline.ingest import ingest_files
 from pipeline.report import produce
-from pipeline.report.build import render_json
-from pipeline.report.html import SEVERITY_COLOURS
 from pipeline.report.index import (
     IndexEntry,
     calendar_days,
@@ -25,6 +23,8 @@ from pipeline.report.index import (
     render_index,
     write_index,
 )
+from pipeline.report.model import render_json
+from pipeline.report.palette import SEVERITY_COLOURS
 from tests.test_report import DAY, make_report, scenario
 
 NOW = datetime(2026, 10, 26, 6, 0, tzinfo=UTC)
@@ -121,7 +121,7 @@ def test_written_index_links_only_to_files_that_exist(tmp_path: Path) -> None:
     (folder / f"{DAY}.html").write_text("<html></html>", encoding="utf-8")
     quiet = make_report(s, flags=s["flags"].clear(), local_date=DAY - timedelta(days=3))
     for fmt in ("json", "md"):
-        (folder / f"{quiet['date']}.{fmt}").write_text(render_json(quiet), encoding="utf-8")
+        (folder / f"{quiet.date}.{fmt}").write_text(render_json(quiet), encoding="utf-8")
     (folder / "2026-10-01.html").write_text("<html></html>", encoding="utf-8")  # no JSON
     (folder / "2026-10-02.json").write_text("{not json", encoding="utf-8")
     (folder / "notes.txt").write_text("x", encoding="utf-8")
@@ -129,7 +129,7 @@ def test_written_index_links_only_to_files_that_exist(tmp_path: Path) -> None:
 
     entries = {e.day.isoformat(): e for e in read_entries(tmp_path)}
     assert set(entries) == {"2026-10-25", "2026-10-22", "2026-10-01", "2026-10-02"}
-    assert entries["2026-10-25"] == entry_from_report(report, ["json", "html"])
+    assert entries["2026-10-25"] == entry_from_report(report.to_json_dict(), ["json", "html"])
     assert entries["2026-10-25"].worst_severity == "alert" and entries["2026-10-25"].infos == 1
     assert entries["2026-10-22"].formats == ("md", "json") and not entries["2026-10-22"].flagged
     assert not entries["2026-10-01"].readable and not entries["2026-10-02"].readable

@@ -3,7 +3,7 @@
 ``produce_report`` is the one sequence shared by ``legday report`` and the nightly flow: a
 read-only session builds the report (``daily_report``), one short writer session keeps it in the
 ``reports`` relation, then the files and the folder's ``index.html`` are written. I/O: the store
-and the report folder; ``generated_at`` is passed in.
+(through ``store.report_sql``) and the report folder; ``generated_at`` is passed in.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
@@ -20,11 +19,36 @@ from pipeline.derive import metrics as mt
 from pipeline.derive import recovery as rc
 from pipeline.derive.refresh import LOAD_HISTORY_DAYS, hr_profile, session_frame
 from pipeline.errors import ReportError
-from pipeline.report import build as rp
-from pipeline.report import html as report_html
 from pipeline.report import index as report_index
+from pipeline.report.build import build_report, day_bounds
+from pipeline.report.html import render_html
+from pipeline.report.markdown import render_markdown
+from pipeline.report.model import Report, render_json
 from pipeline.store import db as st
+from pipeline.store import report_sql as sql
 from pipeline.store.derive_sql import load_hr
+
+TIMELINE_DAYS = 28  # the HTML's timeline: the four weeks up to the end of the day
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """A built report and the frames its HTML plots need."""
+
+    report: Report
+    traces: dict[str, pl.DataFrame]  # flagged run's activity_id -> its HR samples (ts, bpm)
+    timeline: pl.DataFrame  # the sessions of the four weeks
+    timeline_flags: pl.DataFrame  # the recovery_flags rows of those weeks
+
+    def render(self) -> dict[str, str]:
+        """Markdown, JSON and self-contained HTML, by file extension."""
+        return {
+            "md": render_markdown(self.report),
+            "json": render_json(self.report),
+            "html": render_html(
+                self.report, self.traces, self.timeline, timeline_flags=self.timeline_flags
+            ),
+        }
 
 
 def daily_report(
@@ -40,17 +64,13 @@ def daily_report(
     Files quarantined or partial since the day before are listed for a person to look at.
     """
     athlete = settings.athlete(athlete_id)
-    start, end = rp.day_bounds(day, athlete.tz)
-    quarantined = quarantined_files(store, athlete_id, start - timedelta(days=1))
+    start, end = day_bounds(day, athlete.tz)
+    quarantined = sql.files_to_look_at(store, athlete_id, start - timedelta(days=1))
     profile = hr_profile(store, athlete_id, athlete, end)
     history_from = start - timedelta(days=LOAD_HISTORY_DAYS)
     sessions = session_frame(store, athlete_id, since=history_from, until=end)
     day_sessions = sessions.filter((pl.col("start_utc") >= start) & (pl.col("start_utc") < end))
-    flags = store.frame(
-        "SELECT * FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ? AND run_start_utc < ? "
-        "ORDER BY run_start_utc",
-        [athlete_id, start, end],
-    )
+    flags = sql.flags_between(store, athlete_id, start, end)
     days = athlete.classification.unaccustomed_days
     legs = rc.legs_state(sessions, end, athlete.recovery, days)
     metric_cols = [c for c in sessions.columns if c not in ("start_utc", "end_utc")]
@@ -59,8 +79,7 @@ def daily_report(
         sessions.select([c for c in metric_cols if c == "activity_id" or c.startswith("trimp")]),
         athlete.tz,
     )
-    load = mt.load_context(daily, day, athlete.load)
-    report = rp.build_report(
+    report = build_report(
         athlete_id=athlete_id,
         athlete_name=athlete.name or athlete_id,
         local_date=day,
@@ -69,7 +88,7 @@ def daily_report(
         metrics=day_sessions,
         flags=flags,
         legs=legs,
-        load=load,
+        load=mt.load_context(daily, day, athlete.load),
         profile=profile,
         generated_at=generated_at,
         quarantined=quarantined,
@@ -83,47 +102,10 @@ def daily_report(
             traces[aid] = hr.filter(
                 (pl.col("activity_id") == aid) & (pl.col("source") == "record")
             ).select("ts", "bpm")
-    timeline_from = end - timedelta(days=28)
+    timeline_from = end - timedelta(days=TIMELINE_DAYS)
     timeline = sessions.filter(pl.col("start_utc") >= timeline_from)
-    tl_flags = store.frame(
-        "SELECT * FROM recovery_flags WHERE athlete_id = ? AND run_start_utc >= ? "
-        "AND run_start_utc < ? ORDER BY run_start_utc",
-        [athlete_id, timeline_from, end],
-    )
-    return DayReport(report, traces, timeline, tl_flags, athlete.intensity.zone_model)
-
-
-@dataclass
-class DayReport:
-    """A built report and the frames its HTML plots need."""
-
-    report: dict[str, Any]
-    traces: dict[str, pl.DataFrame]
-    timeline: pl.DataFrame
-    timeline_flags: pl.DataFrame
-    zone_model: str
-
-    def render(self) -> dict[str, str]:
-        """Markdown, JSON and self-contained HTML."""
-        return {
-            "md": rp.render_markdown(self.report),
-            "json": rp.render_json(self.report),
-            "html": report_html.render_html(
-                self.report, self.traces, self.timeline, timeline_flags=self.timeline_flags
-            ),
-        }
-
-
-def save_reports(
-    store: st.Store, athlete_id: str, day: date, rendered: dict[str, str], *, generated_at: datetime
-) -> None:
-    """Keep the rendered report in the ``reports`` relation (one row per format)."""
-    with store.transaction():
-        for fmt, content in rendered.items():
-            store.con.execute(
-                "INSERT OR REPLACE INTO reports VALUES (?, ?, ?, ?, ?, ?)",
-                [athlete_id, day, fmt, rp.REPORT_SCHEMA_VERSION, content, generated_at],
-            )
+    timeline_flags = sql.flags_between(store, athlete_id, timeline_from, end)
+    return DayReport(report, traces, timeline, timeline_flags)
 
 
 def write_report_files(
@@ -142,23 +124,14 @@ def write_report_files(
     return paths
 
 
-def quarantined_files(store: st.Store, athlete_id: str, since: datetime) -> list[dict[str, Any]]:
-    """Files quarantined or partial since ``since``, for the report's 'files to look at'.
-
-    Each with its ``status`` as ``files`` holds it (the report keeps the two apart) and its
-    ``location``: where it was last seen (the quarantine folder once the inbox has filed it).
-    """
-    return st.files_to_look_at(store, athlete_id, since)
-
-
 @dataclass(frozen=True)
 class ProducedReport:
     """A report built, stored in the ``reports`` relation and written as files."""
 
     athlete_id: str
     day: date
-    rendered: dict[str, str]
-    paths: dict[str, Path]
+    rendered: dict[str, str]  # by file extension: md, json, html
+    paths: dict[str, Path]  # the same keys, plus "index"
     flags: int
 
     @property
@@ -186,33 +159,31 @@ def produce_report(
         built = daily_report(s, settings, athlete_id, day, generated_at=generated_at)
     rendered = built.render()
     with st.open_store(settings.db_path, timeout_s=timeout_s, on_wait=on_wait) as s:
-        save_reports(s, athlete_id, day, rendered, generated_at=generated_at)
+        sql.save_report(
+            s,
+            athlete_id,
+            day,
+            rendered,
+            schema_version=built.report.schema_version,
+            generated_at=generated_at,
+        )
     paths = write_report_files(out_dir, athlete_id, day, rendered)
     # <out_dir>/index.html lists every report in the folder, this one included.
     paths["index"] = report_index.write_index(out_dir, generated_at=generated_at)
-    flags = built.report.get("flags") or []
-    return ProducedReport(athlete_id, day, rendered, paths, len(flags))
+    return ProducedReport(athlete_id, day, rendered, paths, len(built.report.flags))
 
 
 def most_telling_day(store: st.Store, settings: Settings, athlete_id: str) -> date:
     """The local day with the strongest flags (alerts first), else the day of the latest activity."""
-    athlete = settings.athlete(athlete_id)
-    flags = store.frame(
-        "SELECT run_start_utc, severity FROM recovery_flags WHERE athlete_id = ?", [athlete_id]
-    )
-    if flags.height:
-        rank = {"alert": 3, "warning": 2, "info": 1}
-        scored: dict[date, tuple[int, int]] = {}
-        for ts, sev in flags.iter_rows():
-            d = ts.astimezone(athlete.tz).date()
-            top, n = scored.get(d, (0, 0))
-            scored[d] = (max(top, rank.get(sev, 0)), n + 1)
+    tz = settings.athlete(athlete_id).tz
+    scored: dict[date, tuple[int, int]] = {}
+    for ts, severity in sql.flag_severities(store, athlete_id):
+        d = ts.astimezone(tz).date()
+        top, n = scored.get(d, (0, 0))
+        scored[d] = (max(top, rc.SEVERITY_RANK.get(severity, 0)), n + 1)
+    if scored:
         return max(scored, key=lambda d: (scored[d], d))
-    last = store.scalar(
-        "SELECT max(start_utc) FROM activities WHERE athlete_id = ? AND time_plausible",
-        [athlete_id],
-    )
+    last = sql.latest_activity_start(store, athlete_id)
     if last is None:
         raise ReportError(f"athlete {athlete_id!r} has no activities in the store yet")
-    day: date = last.astimezone(athlete.tz).date()
-    return day
+    return last.astimezone(tz).date()

@@ -304,20 +304,6 @@ def is_storage_full(exc: BaseException) -> bool:
     return "no space left" in text or "disk full" in text or "could not write" in text
 
 
-def files_to_look_at(store: Store, athlete_id: str, since: Any) -> list[dict[str, Any]]:
-    """Quarantined and partial files first seen since ``since``, with where each was seen last."""
-    rows = store.rows(
-        "SELECT f.original_name, f.status, f.reason_code, f.message, f.first_seen_utc, "
-        "(SELECT arg_max(s.path, s.seen_utc) FROM file_sightings s "
-        " WHERE s.athlete_id = f.athlete_id AND s.sha256 = f.sha256) "
-        "FROM files f WHERE f.athlete_id = ? AND f.status IN ('quarantined', 'partial') "
-        "AND f.first_seen_utc >= ? ORDER BY f.first_seen_utc, f.original_name",
-        [athlete_id, since],
-    )
-    keys = ("file", "status", "reason_code", "message", "seen_utc", "location")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
 def store_counts(store: Store) -> dict[str, Any]:
     """Counts for `legday status`: files by status and athlete, rows per relation."""
     by_status = store.rows(

@@ -1,0 +1,58 @@
+"""Sentences and formats the Markdown and the HTML report share, so both say the same. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pipeline.derive.recovery import format_local
+from pipeline.report.model import LegsState, Report
+
+
+def when(ts: datetime | None) -> str:
+    """``Sun 25 Oct 18:40 CET (17:40 UTC)``; ``ts`` is in the athlete's zone, as in a report."""
+    if ts is None:
+        return "—"
+    return f"{format_local(ts, ts.tzinfo or UTC)} ({ts.astimezone(UTC):%H:%M} UTC)"
+
+
+def fmt(value: float | int | None, spec: str = ".1f") -> str:
+    """A number in ``spec``, or an em dash for none."""
+    return "—" if value is None else format(value, spec)
+
+
+def headline(report: Report) -> str:
+    """One sentence: how many flags of which severity, or that there are none."""
+    s = report.summary
+    parts = [
+        f"{n} {label}{'s' if n != 1 else ''}"
+        for n, label in ((s.alerts, "alert"), (s.warnings, "warning"), (s.infos, "info"))
+        if n
+    ]
+    if not parts:
+        return "No flags: no run this day started too soon after a leg session."
+    return "Flags: " + ", ".join(parts) + "."
+
+
+def legs_sentence(legs: LegsState) -> str:
+    """The legs' state at the end of the day as a sentence."""
+    if legs.last_leg_end is None:
+        return "No leg session on record before the end of this day: legs are ready."
+    kind = (
+        " and ".join(
+            k for k, on in (("heavy", legs.heavy), ("unaccustomed", legs.unaccustomed)) if on
+        )
+        or "not heavy"
+    )
+    text = (
+        f"Last leg session: {legs.last_leg_name} ({kind}), "
+        f"ended {when(legs.last_leg_end)}, "
+        f"{fmt(legs.hours_since)} h before the end of the day. "
+    )
+    if legs.status == "recovering":
+        text += (
+            f"Status: RECOVERING ({fmt(legs.window_hours, 'g')} h window) — intense running "
+            f"advised from {when(legs.intense_ok_from)}."
+        )
+    else:
+        text += f"Status: READY for intense running since {when(legs.intense_ok_from)}."
+    return text
