@@ -23,7 +23,7 @@ def cmd(db: Path, *args: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "pipeline.cli.main",
+        "pipeline.cli",
         "--config",
         str(CONFIG),
         "--db",

@@ -24,7 +24,7 @@ from pipeline.store import db as stg
 from tests.fuzzing import SAMPLE_DATA, make_cases
 
 ROOT = Path(__file__).resolve().parent.parent
-LEGDAY = [sys.executable, "-m", "pipeline.cli.main"]
+LEGDAY = [sys.executable, "-m", "pipeline.cli"]
 CONFIG = SAMPLE_DATA / "legday.toml"
 
 #: Columns that say when, not what: they differ between any two runs.

@@ -34,7 +34,7 @@ def legday(db: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProces
         [
             sys.executable,
             "-m",
-            "pipeline.cli.main",
+            "pipeline.cli",
             "--config",
             str(CONFIG),
             "--db",

@@ -167,7 +167,7 @@ def test_query_answers_while_an_ingest_runs(tmp_path: Path, sample_dir: Path) ->
     inbox.mkdir()
     for f in sample_dir.glob("*.fit"):
         shutil.copy(f, inbox / f.name)
-    legday = [sys.executable, "-m", "pipeline.cli.main", "--config", str(cfg)]
+    legday = [sys.executable, "-m", "pipeline.cli", "--config", str(cfg)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # first a tiny store, so the query has something to open
     subprocess.run(
