@@ -12,15 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.config import AthleteSettings, IntensitySettings, LoadSettings
-from pipeline.derive.metrics import (
-    METRICS_SCHEMA,
-    HrProfile,
-    acwr_band,
-    daily_load,
-    load_context,
-    resolve_hr_profile,
-    session_metrics,
-)
+from pipeline.derive.load import acwr_band, daily_load, load_context
+from pipeline.derive.metrics import METRICS_SCHEMA, HrProfile, resolve_hr_profile, session_metrics
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 PROFILE = HrProfile(200, "configured", 50, "configured", 180, "configured", "male")
