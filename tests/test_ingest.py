@@ -443,3 +443,32 @@ def test_the_root_unpacks_zips_whatever_parses(tmp_path: Path, sample_dir: Path)
         [f"garmin.zip!{f.name}" for f in fits] + ["garmin.zip"]
     )
     assert not settings.unpack_root.exists()  # the run's unpacked copies are gone
+
+
+def test_a_hung_parser_is_killed_and_its_file_given_up_alone(
+    sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Supervision: a worker that overruns its time is killed (by the pid it reported), its
+    file is retried alone and then given up with a reason; the run ends promptly."""
+    import time
+
+    from pipeline.ingest import workers as w
+    from pipeline.ingest.plan import ParseJob
+
+    pool = w._Pool(1)
+    fut = pool.executor.submit(time.sleep, 120)  # a worker that hangs
+    started = time.monotonic()
+    while pool._pids.empty() and time.monotonic() - started < 30:
+        time.sleep(0.05)
+    t0 = time.monotonic()
+    pool.stop()
+    assert time.monotonic() - t0 < 10 and fut.done()
+
+    monkeypatch.setattr(w, "parse_timeout_s", lambda size: 0.0)  # every parse "hangs"
+    files = sorted(sample_dir.glob("*.fit"))[:2]
+    jobs = [ParseJob(str(f), "me", "0" * 64, f.read_bytes()) for f in files]
+    t0 = time.monotonic()
+    out = list(w.iter_parsed(jobs, NOW, 2))
+    assert [j.path for j, _r in out] == [str(f) for f in files]  # input order, each once
+    assert all(r[2] is None and "did not finish" in (r[3] or "") for _j, r in out)
+    assert time.monotonic() - t0 < 60

@@ -138,12 +138,6 @@ class ReadinessTracker:
                 out.append((path, entry.probe))
         return out
 
-    def seconds_to_next(self, now: float) -> float | None:
-        """How long until some file may be due (None when nothing is tracked)."""
-        if not self._entries:
-            return None
-        return max(0.0, min(self._due_at(e) for e in self._entries.values()) - now)
-
 
 def sweep_inbox(
     inbox: Path,

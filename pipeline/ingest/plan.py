@@ -45,16 +45,6 @@ class Plan:
     jobs: list[ParseJob]
     decided: list[FileOutcome]
 
-    @property
-    def to_parse(self) -> list[tuple[str, str]]:
-        """``(path, athlete_id)`` of the jobs."""
-        return [(j.path, j.athlete_id) for j in self.jobs]
-
-    @property
-    def sha_of(self) -> dict[str, str]:
-        """path -> sha256 of what is to parse (a crash row needs the hash)."""
-        return {j.path: j.sha256 for j in self.jobs}
-
 
 def plan_ingest(
     db_path: Path,
