@@ -39,22 +39,55 @@ thrust).
 
 The keyword tables live in ``pipeline.derive.keywords``. ``_classify_one`` reads as the steps
 above: the sport, the evidence of each active set and the session's own text (both in
-``pipeline.derive.set_evidence``), the tally against the
-thresholds, the verdict with its reason.
+``pipeline.derive.set_evidence``), the tally against the thresholds (``pipeline.derive.tally``),
+the verdict with its reason. Kinds and regions are ``Kind`` and ``Region`` (stored as their
+values).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import astuple, dataclass
+from enum import StrEnum
 
 import polars as pl
 
 from pipeline.config import ClassificationSettings
 from pipeline.derive.keywords import TextHit, match_text
 from pipeline.derive.set_evidence import Row, SetEvidence, fill_unknown, session_text, set_evidence
+from pipeline.derive.tally import (
+    STRENGTH_REGIONS,
+    Tally,
+    counts_text,
+    heavy_text,
+    leg_day_reason,
+    not_leg_text,
+    tally,
+)
 
-KINDS = ("run", "leg_strength", "strength", "ride", "swim", "other")
+
+class Kind(StrEnum):
+    """What a session was; stored as its value (``classifications.kind``, ``labels.kind``)."""
+
+    RUN = "run"
+    LEG_STRENGTH = "leg_strength"
+    STRENGTH = "strength"
+    RIDE = "ride"
+    SWIM = "swim"
+    OTHER = "other"
+
+
+class Region(StrEnum):
+    """The body region a strength session worked (``classifications.region``)."""
+
+    LOWER = "lower"
+    UPPER = "upper"
+    CORE = "core"
+    FULL = "full"
+    UNKNOWN = "unknown"
+
+
+KINDS = tuple(k.value for k in Kind)
 
 CLASSIFIED_SCHEMA: dict[str, pl.DataType] = {
     "activity_id": pl.String(),
@@ -75,7 +108,6 @@ _STRENGTH_SUBS = frozenset({"strength_training"})
 _STRENGTH_WITH_SETS_SUBS = frozenset({"cardio_training", "hiit", "amrap", "emom", "tabata"})
 _SUB_SPORT_CODES = {20: "strength_training", 26: "cardio_training"}
 _HIIT_SPORT_CODE = 62
-_STRENGTH_REGIONS = ("lower", "upper", "core", "full")
 
 
 @dataclass(frozen=True)
@@ -86,8 +118,8 @@ class Classification:
     """
 
     activity_id: str
-    kind: str
-    region: str | None
+    kind: Kind
+    region: Region | None
     leg_score: float
     lower_sets: int
     active_sets: int
@@ -115,22 +147,6 @@ class _Sport:
         return self.sport == "hiit" or self.sub in _STRENGTH_WITH_SETS_SUBS
 
 
-@dataclass(frozen=True)
-class _Tally:
-    """The measurements of a strength candidate's active sets, against the thresholds."""
-
-    active: int
-    lower: list[tuple[Row, SetEvidence]]
-    classified: list[SetEvidence]  # sets of a strength region (not cardio, not unknown)
-    unknown: int
-    leg_score: float
-    share: float
-    heavy_sets: list[Row]
-    heavy: bool
-    by_score: bool
-    by_share: bool
-
-
 # -- the sport ----------------------------------------------------------------------
 
 
@@ -142,102 +158,21 @@ def _sport(row: Row) -> _Sport:
     return _Sport(str(sport), str(sub))
 
 
-def _kind_by_sport(sport: _Sport) -> str | None:
+def _kind_by_sport(sport: _Sport) -> Kind | None:
     """run, ride or swim when the sport alone decides."""
     if sport.sport in _RUN_SPORTS:
-        return "run"
+        return Kind.RUN
     if sport.sport in _RIDE_SPORTS:
-        return "ride"
+        return Kind.RIDE
     if sport.sport in _SWIM_SPORTS:
-        return "swim"
+        return Kind.SWIM
     return None
-
-
-# -- measure ------------------------------------------------------------------------
-
-
-def _tally(evidence: list[tuple[Row, SetEvidence]], cfg: ClassificationSettings) -> _Tally:
-    n_active = len(evidence)
-    lower = [(s, ev) for s, ev in evidence if ev.region == "lower"]
-    classified = [ev for _, ev in evidence if ev.region in _STRENGTH_REGIONS]
-    leg_score = round(sum(ev.weight for _, ev in lower), 3)
-    share = leg_score / len(classified) if classified else 0.0
-    heavy_sets = [
-        s
-        for s, _ in lower
-        if (s.get("weight_kg") or 0.0) > 0
-        and s.get("repetitions") is not None
-        and 1 <= s["repetitions"] <= cfg.heavy_max_reps
-    ]
-    return _Tally(
-        active=n_active,
-        lower=lower,
-        classified=classified,
-        unknown=sum(1 for _, ev in evidence if ev.region == "unknown"),
-        leg_score=float(leg_score),
-        share=share,
-        heavy_sets=heavy_sets,
-        heavy=bool(heavy_sets) or len(lower) >= cfg.heavy_min_lower_sets,
-        by_score=leg_score >= cfg.leg_score_threshold,
-        by_share=bool(classified)
-        and share >= cfg.leg_share_threshold
-        and n_active >= cfg.leg_share_min_sets,
-    )
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.1f}"
-
-
-def _counts_text(t: _Tally, session: tuple[TextHit, str] | None, filled: int) -> str:
-    """``3 lower-body of 8 active sets (squat x3) [...], 8 identified``: the numbers behind it."""
-    lower_counts = Counter(ev.label.split(" (")[0].split("/")[0] for _, ev in t.lower)
-    lower_desc = ", ".join(f"{k} x{v}" for k, v in sorted(lower_counts.items()))
-    majority = sum(1 for _, ev in t.lower if ev.via == "candidate majority")
-    by_step = sum(1 for _, ev in t.lower if ev.via in ("workout step", "exercise name"))
-    details = []
-    if majority:
-        details.append(f"{majority} by candidate majority")
-    if by_step:
-        details.append(f"{by_step} by exercise/step name")
-    if filled and session is not None:
-        details.append(f"{filled} unidentified set(s) given the region of {session[1]!r}")
-    detail = f" [{'; '.join(details)}]" if details else ""
-    counts = (
-        f"{len(t.lower)} lower-body of {t.active} active sets"
-        f"{' (' + lower_desc + ')' if lower_desc else ''}{detail}, "
-        f"{len(t.classified)} identified"
-    )
-    if t.unknown:
-        counts += f"; {t.unknown} set(s) unidentified"
-    return counts
-
-
-def _heavy_text(t: _Tally, cfg: ClassificationSettings) -> str:
-    if t.heavy_sets:
-        h = t.heavy_sets[0]
-        return f"; heavy: {h['weight_kg']:g} kg x {h['repetitions']} reps <= {cfg.heavy_max_reps}"
-    if t.heavy:
-        return f"; heavy: {len(t.lower)} lower-body sets >= {cfg.heavy_min_lower_sets}"
-    return ""
 
 
 # -- the verdict --------------------------------------------------------------------
 
 
-def _leg_day_reason(t: _Tally, cfg: ClassificationSettings, counts: str, heavy: str) -> str:
-    why = []
-    if t.by_score:
-        why.append(f"leg_score {_fmt(t.leg_score)} >= {_fmt(cfg.leg_score_threshold)}")
-    if t.by_share:
-        why.append(
-            f"lower share {t.share:.0%} >= {cfg.leg_share_threshold:.0%} with "
-            f"{t.active} >= {cfg.leg_share_min_sets} active sets"
-        )
-    return f"leg day: {' and '.join(why)}; {counts}{heavy}"
-
-
-def _by_name_only(act: Row, sport: _Sport) -> tuple[str, str, str]:
+def _by_name_only(act: Row, sport: _Sport) -> tuple[Kind, Region, str]:
     """(kind, region, reason) of a strength session without set data: its name decides."""
     name_hit = match_text(act.get("name"))
     if name_hit is not None and name_hit.region == "lower":
@@ -245,30 +180,19 @@ def _by_name_only(act: Row, sport: _Sport) -> tuple[str, str, str]:
             f"leg day by name: no set data in this {sport.desc} session, "
             f"name {act['name']!r} says lower body ({name_hit.keyword!r})"
         )
-        return "leg_strength", "lower", reason
+        return Kind.LEG_STRENGTH, Region.LOWER, reason
     if name_hit is not None and name_hit.region != "cardio":
         region = name_hit.region
         reason = f"strength ({region}) by name {act['name']!r}: no set data ({sport.desc})"
-        return "strength", region, reason
+        return Kind.STRENGTH, Region(region), reason
     reason = (
         f"strength, region unknown: {sport.desc} without set messages and no exercise or "
         "session name that tells what was trained"
     )
-    return "strength", "unknown", reason
+    return Kind.STRENGTH, Region.UNKNOWN, reason
 
 
-def _not_leg_text(t: _Tally, cfg: ClassificationSettings) -> str:
-    return (
-        f"not a leg day: leg_score {_fmt(t.leg_score)} < {_fmt(cfg.leg_score_threshold)} and "
-        + (
-            f"lower share {t.share:.0%} < {cfg.leg_share_threshold:.0%}"
-            if t.share < cfg.leg_share_threshold or not t.classified
-            else f"only {t.active} < {cfg.leg_share_min_sets} active sets for the share rule"
-        )
-    )
-
-
-def _focus(classified: list[SetEvidence]) -> tuple[str, str]:
+def _focus(classified: list[SetEvidence]) -> tuple[Region, str]:
     """The region of a strength session that is not a leg day, and its mix of sets."""
     by_region = Counter(ev.region for ev in classified)
     if by_region["lower"] > 0 and by_region["upper"] == 0 and by_region["core"] == 0:
@@ -280,37 +204,37 @@ def _focus(classified: list[SetEvidence]) -> tuple[str, str]:
         region = "upper"
     else:
         region = "core"
-    mix = ", ".join(f"{r} {by_region[r]}" for r in _STRENGTH_REGIONS if by_region[r])
-    return region, mix
+    mix = ", ".join(f"{r} {by_region[r]}" for r in STRENGTH_REGIONS if by_region[r])
+    return Region(region), mix
 
 
 def _verdict(
     act: Row,
     sport: _Sport,
-    t: _Tally,
+    t: Tally,
     cfg: ClassificationSettings,
     session: tuple[TextHit, str] | None,
     filled: int,
-) -> tuple[str, str | None, str]:
+) -> tuple[Kind, Region | None, str]:
     """(kind, region, reason) of a strength candidate from its tally."""
-    counts = _counts_text(t, session, filled)
-    heavy = _heavy_text(t, cfg)
+    counts = counts_text(t, session, filled)
+    heavy = heavy_text(t, cfg)
     if t.by_score or t.by_share:
-        return "leg_strength", "lower", _leg_day_reason(t, cfg, counts, heavy)
+        return Kind.LEG_STRENGTH, Region.LOWER, leg_day_reason(t, cfg, counts, heavy)
     if t.active == 0:
         return _by_name_only(act, sport)
-    not_leg = _not_leg_text(t, cfg)
+    not_leg = not_leg_text(t, cfg)
     if not sport.strength and not sport.conditional:
-        return "other", None, f"other: sport {sport.desc} with sets, {not_leg}; {counts}"
+        return Kind.OTHER, None, f"other: sport {sport.desc} with sets, {not_leg}; {counts}"
     if not t.classified:
         reason = (
             f"strength, region unknown: none of the {t.active} active sets has a known exercise "
             f"category, exercise name or step name; {not_leg}"
         )
-        return "strength", "unknown", reason
+        return Kind.STRENGTH, Region.UNKNOWN, reason
     region, mix = _focus(t.classified)
     reason = f"strength ({region}): {not_leg}; sets by region: {mix}; {counts}{heavy}"
-    return "strength", region, reason
+    return Kind.STRENGTH, region, reason
 
 
 def _classify_one(
@@ -319,7 +243,7 @@ def _classify_one(
     sport = _sport(act)
     active = [s for s in sets if s.get("set_type") == "active"]
 
-    def unmeasured(kind: str, reason: str) -> Classification:
+    def unmeasured(kind: Kind, reason: str) -> Classification:
         return Classification(act["activity_id"], kind, None, 0.0, 0, len(active), False, reason)
 
     kind = _kind_by_sport(sport)
@@ -327,12 +251,12 @@ def _classify_one(
         return unmeasured(kind, f"{kind}: sport {sport.desc}")
     if not (sport.strength or active):
         no_sets = " (no active sets)" if sport.conditional else ""
-        return unmeasured("other", f"other: sport {sport.desc}{no_sets}")
+        return unmeasured(Kind.OTHER, f"other: sport {sport.desc}{no_sets}")
 
     evidence, used_steps = set_evidence(active, steps)
     session = session_text(act, steps, used_steps)
     evidence, filled = fill_unknown(evidence, session)
-    t = _tally(evidence, cfg)
+    t = tally(evidence, cfg)
     kind, region, reason = _verdict(act, sport, t, cfg, session, filled)
     return Classification(
         act["activity_id"], kind, region, t.leg_score, len(t.lower), t.active, t.heavy, reason
