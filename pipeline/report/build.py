@@ -48,19 +48,15 @@ def day_bounds(local_date: date, tz: tzinfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _at(ts: datetime | None, tz: tzinfo) -> datetime | None:
+def _local(ts: datetime, tz: tzinfo) -> datetime:
     """The instant in the athlete's zone, cut to whole seconds as the JSON stamps show it."""
-    if ts is None:
-        return None
     if ts.tzinfo is None:
         raise ReportError(f"naive timestamp {ts.isoformat()} in report input; expected UTC")
     return ts.astimezone(tz).replace(microsecond=0)
 
 
-def _at_req(ts: datetime, tz: tzinfo) -> datetime:
-    out = _at(ts, tz)
-    assert out is not None
-    return out
+def _local_or_none(ts: datetime | None, tz: tzinfo) -> datetime | None:
+    return None if ts is None else _local(ts, tz)
 
 
 def zone_bounds(profile: HrProfile, model: str) -> tuple[Zone, ...]:
@@ -129,8 +125,8 @@ def _session(
         name=_display_name(row),
         sport=_str(row.get("sport")),
         sub_sport=_str(row.get("sub_sport")),
-        start=_at_req(start, tz),
-        end=_at(end, tz),
+        start=_local(start, tz),
+        end=_local_or_none(end, tz),
         duration_s=duration,
         distance_m=_num(row.get("distance_m"), 1),
         # The metrics' numbers (from the HR samples) before the device's session summary.
@@ -153,16 +149,16 @@ def _session(
 def _legs(legs: Mapping[str, Any], tz: tzinfo) -> LegsState:
     return LegsState(
         status=str(legs.get("status", "ready")),
-        as_of=_at(legs.get("as_of_utc"), tz),
+        as_of=_local_or_none(legs.get("as_of_utc"), tz),
         last_leg_activity_id=legs.get("last_leg_activity_id"),
         last_leg_name=legs.get("last_leg_name"),
-        last_leg_end=_at(legs.get("last_leg_end_utc"), tz),
+        last_leg_end=_local_or_none(legs.get("last_leg_end_utc"), tz),
         hours_since=_num(legs.get("hours_since"), 1),
         heavy=legs.get("heavy"),
         unaccustomed=legs.get("unaccustomed"),
         leg_score=_num(legs.get("leg_score"), 1),
         window_hours=_num(legs.get("window_hours"), 1),
-        intense_ok_from=_at(legs.get("intense_ok_from_utc"), tz),
+        intense_ok_from=_local_or_none(legs.get("intense_ok_from_utc"), tz),
         limiting_leg_activity_id=legs.get("limiting_leg_activity_id"),
     )
 
@@ -239,16 +235,16 @@ def _flag(f: Mapping[str, Any], names: Mapping[str, str], tz: tzinfo) -> Flag:
         message=f["message"],
         run_activity_id=f["run_activity_id"],
         run_name=names.get(f["run_activity_id"], f["run_activity_id"]),
-        run_start=_at_req(f["start_utc"], tz),
+        run_start=_local(f["start_utc"], tz),
         run_intensity=f["run_intensity"],
         leg_activity_id=f["leg_activity_id"],
         leg_name=names.get(f["leg_activity_id"], f["leg_activity_id"]),
-        leg_end=_at_req(f["leg_end_utc"], tz),
+        leg_end=_local(f["leg_end_utc"], tz),
         hours_between=_num(f["hours_between"], 2),
         threshold_hours=_num(f.get("threshold_hours"), 1),
         leg_heavy=bool(f["leg_heavy"]),
         leg_unaccustomed=bool(f["leg_unaccustomed"]),
-        intense_ok_from=_at(f.get("intense_ok_from_utc"), tz),
+        intense_ok_from=_local_or_none(f.get("intense_ok_from_utc"), tz),
     )
 
 
@@ -306,16 +302,16 @@ def build_report(
 
     counts = {sev: sum(1 for f in flag_list if f.severity == sev) for sev in SEVERITY_RANK}
     worst = max((f.severity for f in flag_list), key=SEVERITY_RANK.__getitem__, default=None)
-    files = [_file(q) for q in quarantined or []]
+    files = list(quarantined or [])
     return Report(
         athlete=Athlete(athlete_id, athlete_name, tz.key),
         date=local_date,
         day=Day(
-            start=_at_req(day_start, tz),
-            end=_at_req(day_end, tz),
+            start=_local(day_start, tz),
+            end=_local(day_end, tz),
             hours=round((day_end - day_start).total_seconds() / 3600, 2),
         ),
-        generated_at=_at_req(generated_at, tz),
+        generated_at=_local(generated_at, tz),
         summary=Summary(
             worst_severity=worst,
             alerts=counts["alert"],
@@ -332,10 +328,8 @@ def build_report(
         load_context=_load(load),
         hr_profile=_hr_profile(profile, zone_model),
         # Not stored and stored-with-a-loss are told apart (a partial file is not quarantined).
-        quarantined=tuple(
-            f for f, q in zip(files, quarantined or [], strict=True) if not _partial(q)
-        ),
-        partial=tuple(f for f, q in zip(files, quarantined or [], strict=True) if _partial(q)),
+        quarantined=tuple(_file(q) for q in files if not _partial(q)),
+        partial=tuple(_file(q) for q in files if _partial(q)),
     )
 
 

@@ -87,7 +87,7 @@ class TimelineFlag:
 
 
 @contextmanager
-def drawing() -> Iterator[None]:
+def figure_style() -> Iterator[None]:
     """Matplotlib set up for the report's figures: Agg, 12 pt text, reproducible SVG."""
     import matplotlib
 

@@ -17,7 +17,7 @@ import polars as pl
 from markupsafe import Markup
 
 from pipeline.report import palette
-from pipeline.report.figures import Drawing, TimelineFlag, drawing, hr_plot, timeline_plot
+from pipeline.report.figures import Drawing, TimelineFlag, figure_style, hr_plot, timeline_plot
 from pipeline.report.model import Flag, Report, SessionEntry
 from pipeline.report.templating import finish, template
 from pipeline.report.text import fmt, headline, legs_sentence, when
@@ -87,7 +87,7 @@ def render_html(
     the ``recovery_flags`` rows to draw on it (default: the report's own flags).
     """
     plots: list[_Plot] = []
-    with drawing():
+    with figure_style():
         for f in report.flags:
             trace = hr_traces.get(f.run_activity_id)
             # Samples without a readable time cannot be placed on the minutes axis.

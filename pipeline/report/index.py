@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from pipeline.report.palette import NEUTRAL_COLOUR, OK_COLOUR, SEVERITY_COLOURS
 from pipeline.report.templating import finish, template
+from pipeline.report.text import flag_counts
 
 INDEX_NAME = "index.html"
 CALENDAR_WEEKS = 6
@@ -89,12 +90,7 @@ def entry_from_report(report: dict[str, object], formats: Sequence[str]) -> Inde
 
 
 def _counts(e: IndexEntry) -> str:
-    parts = [
-        f"{n} {label}{'s' if n != 1 else ''}"
-        for n, label in ((e.alerts, "alert"), (e.warnings, "warning"), (e.infos, "info"))
-        if n
-    ]
-    return ", ".join(parts) or "no flags"
+    return ", ".join(flag_counts(e.alerts, e.warnings, e.infos)) or "no flags"
 
 
 def calendar_days(last: date, weeks: int = CALENDAR_WEEKS) -> list[date]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup
 
-from pipeline.report.text import fmt
+from pipeline.report.text import fmt, plural
 
 TEMPLATES = Path(__file__).with_name("templates")
 #: Below this page width (CSS px) the narrow drawing of each plot is shown instead of the wide
@@ -35,11 +35,6 @@ def code_spans(line: str) -> Markup:
     """```name``` as ``<code>name</code>``, the rest escaped (a file line of the report)."""
     parts = escape(line).split("`")
     return Markup("".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)))
-
-
-def plural(n: int, word: str) -> str:
-    """``1 run``, ``2 runs``."""
-    return f"{n} {word}{'s' if n != 1 else ''}"
 
 
 @cache

@@ -20,14 +20,24 @@ def fmt(value: float | int | None, spec: str = ".1f") -> str:
     return "—" if value is None else format(value, spec)
 
 
+def plural(n: int, word: str) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def flag_counts(alerts: int, warnings: int, infos: int) -> list[str]:
+    """``["1 alert", "2 warnings"]``: the severities that have flags, strongest first."""
+    return [
+        plural(n, label)
+        for n, label in ((alerts, "alert"), (warnings, "warning"), (infos, "info"))
+        if n
+    ]
+
+
 def headline(report: Report) -> str:
     """One sentence: how many flags of which severity, or that there are none."""
     s = report.summary
-    parts = [
-        f"{n} {label}{'s' if n != 1 else ''}"
-        for n, label in ((s.alerts, "alert"), (s.warnings, "warning"), (s.infos, "info"))
-        if n
-    ]
+    parts = flag_counts(s.alerts, s.warnings, s.infos)
     if not parts:
         return "No flags: no run this day started too soon after a leg session."
     return "Flags: " + ", ".join(parts) + "."
@@ -37,12 +47,8 @@ def legs_sentence(legs: LegsState) -> str:
     """The legs' state at the end of the day as a sentence."""
     if legs.last_leg_end is None:
         return "No leg session on record before the end of this day: legs are ready."
-    kind = (
-        " and ".join(
-            k for k, on in (("heavy", legs.heavy), ("unaccustomed", legs.unaccustomed)) if on
-        )
-        or "not heavy"
-    )
+    marks = [k for k, on in (("heavy", legs.heavy), ("unaccustomed", legs.unaccustomed)) if on]
+    kind = " and ".join(marks) or "not heavy"
     text = (
         f"Last leg session: {legs.last_leg_name} ({kind}), "
         f"ended {when(legs.last_leg_end)}, "
