@@ -12,6 +12,6 @@ Pure modules (frames and settings in, frames or dataclasses out; no I/O, no cloc
   ``rules``);
 - ``fatigue*``, ``evidence*``: the lower-body fatigue curve and the athlete's own evidence.
 
-``refresh`` is the one module here that touches the store: it reads and writes through
-``pipeline.store.derive_sql`` and decides what needs recomputing.
+Two modules touch the store, each through its own statements in ``pipeline.store``: ``refresh``
+(``derive_sql``; it decides what needs recomputing) and ``fatigue_service`` (``fatigue_sql``).
 """
