@@ -277,8 +277,9 @@ class Outcome:
 
 def parse_case(data: bytes) -> Outcome:
     """Parse one case in this process, timed (the caller bounds it with ``deadline``)."""
-    from pipeline.fit.parsing import parse_fit
+    from pipeline.fit import enable_fast_decode, parse_fit
 
+    enable_fast_decode()  # as a parser process runs it
     started = time.perf_counter()
     parsed = parse_fit(data, now=FUZZ_NOW)
     took = time.perf_counter() - started

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.fit.parsing import parse_fit
+from pipeline.fit import parse_fit
 from pipeline.ingest.archives import ArchiveLimits, expand_archive, safe_member_name
 from tests.fuzzing import SAMPLE_DATA
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.fit.parsing import parse_fit
+from pipeline.fit import parse_fit
 from pipeline.ingest import ingest_files
 from pipeline.store import db as stg
 from tests.fuzzing import (

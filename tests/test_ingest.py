@@ -202,7 +202,7 @@ def test_a_file_is_written_in_one_transaction(
     tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file whose rows cannot all be written leaves none; the batch's other files are stored."""
-    from pipeline.fit.parsing import parse_fit
+    from pipeline.fit import parse_fit
     from pipeline.ingest.decide import activity_id, fit_identity
 
     files = sorted(sample_dir.glob("*.fit"))[:3]
@@ -293,7 +293,7 @@ def test_the_same_bytes_twice_reaching_the_writer_are_a_duplicate(
     tmp_path: Path, sample_dir: Path
 ) -> None:
     """The writer itself never inserts the same bytes twice, whatever the plan let through."""
-    from pipeline.fit.parsing import parse_file
+    from pipeline.fit import parse_file
     from pipeline.ingest.writer import write_results
 
     src = sorted(sample_dir.glob("*.fit"))[0]

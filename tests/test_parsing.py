@@ -1,4 +1,8 @@
-"""Tests of pipeline.fit.parsing: the real corpus, hand-built FIT bytes and hostile inputs."""
+"""Tests of pipeline.fit: the real corpus, hand-built FIT bytes and hostile inputs.
+
+The parser runs in its fast mode, as in a parser process (``enable_fast_decode``);
+``test_fast_decode.py`` checks that mode against stock fitparse.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.fit.parsing import (
+from pipeline.fit import (
     PARSER_VERSION,
+    SessionProblem,
+    enable_fast_decode,
     fit_crc,
     fit_declared_length,
     fit_is_complete,
@@ -38,6 +44,11 @@ BROKEN = {
     "nick.fit": ("partial", "truncated"),
     "strava-android-app-201.10-b1218918.fit": ("partial", "truncated"),
 }
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fast_mode() -> None:
+    assert enable_fast_decode()
 
 
 def assert_schemas(p: ParsedFile) -> None:
@@ -359,9 +370,11 @@ def test_future_session_is_flagged_per_session() -> None:
     p = parse_fit(activity_bytes(start), now=NOW)
     notes = [w for w in p.warnings if w.code == "implausible_timestamp"]
     assert len(notes) == 1 and "session_index=0" in notes[0].message
+    assert p.session_problems == [SessionProblem(0, "implausible_timestamp", notes[0].message)]
     assert p.status == "stored"
     clean = parse_fit(activity_bytes(start), now=datetime(2027, 6, 1, tzinfo=UTC))
     assert "implausible_timestamp" not in {w.code for w in clean.warnings}
+    assert clean.session_problems == []
 
 
 def test_empty_and_not_fit() -> None:

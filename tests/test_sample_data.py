@@ -3,12 +3,15 @@
 
 The consistency tests re-derive every label from the decoded FIT messages with fitparse (not with
 legday's own modules), using the thresholds of ``pipeline.config``, so a drift between the files,
-expected.json and the project's defaults fails here.
+expected.json and the project's defaults fails here. fitparse runs in a fresh interpreter that
+imports nothing of legday (``tests/stock_fitparse.py``), so legday's fitparse speed-ups, switched
+on in this process by any test that parses, cannot be on both sides of these checks.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import re
 import subprocess
 import sys
@@ -19,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import fitparse
 import pytest
 from fitparse import profile as fit_profile
 
@@ -52,21 +54,30 @@ def _utc(dt: datetime) -> datetime:
 
 
 @cache
+def _stock_messages() -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Every sample file's messages as stock fitparse decodes them, in one fresh interpreter."""
+    helper = Path(__file__).resolve().parent / "stock_fitparse.py"
+    paths = [str(SAMPLE / name) for name in FIT_NAMES]
+    run = subprocess.run([sys.executable, str(helper), "values", *paths], check=True, stdout=-1)
+    answer = pickle.loads(run.stdout)
+    assert answer["stock_field_data"] and not answer["fast"]
+    return {Path(p).name: msgs for p, msgs in answer["files"].items()}
+
+
+@cache
 def decode(name: str) -> Decoded:
     out = Decoded()
-    fit = fitparse.FitFile(str(SAMPLE / name), check_crc=True)
-    for msg in fit.get_messages():
-        values = msg.get_values()
-        out.counts[msg.name] = out.counts.get(msg.name, 0) + 1
-        if msg.name == "session":
+    for msg_name, values in _stock_messages()[name]:
+        out.counts[msg_name] = out.counts.get(msg_name, 0) + 1
+        if msg_name == "session":
             out.session = values
-        elif msg.name == "activity":
+        elif msg_name == "activity":
             out.activity = values
-        elif msg.name == "record" and values.get("heart_rate") is not None:
+        elif msg_name == "record" and values.get("heart_rate") is not None:
             out.hr.append(values["heart_rate"])
-        elif msg.name == "set":
+        elif msg_name == "set":
             out.sets.append(values)
-        elif msg.name == "workout_step":
+        elif msg_name == "workout_step":
             out.steps[values["message_index"]] = values
     return out
 

@@ -1,6 +1,6 @@
 """Fixed polars schemas of what parsing produces, and the ``ParsedFile`` that carries them.
 
-This is the contract between ``parsing`` (the only fitparse user), the store and the rule
+This is the contract between ``pipeline.fit`` (the only fitparse user), the store and the rule
 modules. Every timestamp is a tz-aware UTC ``Datetime('us', 'UTC')``; every unit is SI-ish and
 named in the column (``_s`` seconds, ``_m`` metres, ``_kg``, ``_kcal``, ``bpm``).
 No I/O here.
@@ -86,13 +86,24 @@ STEP_SCHEMA: dict[str, pl.DataType] = {
     "exercise_name": pl.String(),
 }
 
-FileStatus = Literal["stored", "partial", "quarantined", "duplicate"]
-
 
 @dataclass(frozen=True)
 class Note:
     """A warning or reason with a stable code and a sentence a person can act on."""
 
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SessionProblem:
+    """A problem of one session of a file that is otherwise kept.
+
+    ``code`` is ``implausible_timestamp`` (the watch clock was wrong): the store keeps the session
+    but does not put it on a day. The same code and message are in ``ParsedFile.warnings``.
+    """
+
+    session_index: int
     code: str
     message: str
 
@@ -128,12 +139,8 @@ class ParsedFile:
     sets: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SET_SCHEMA))
     steps: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STEP_SCHEMA))
     n_messages: int = 0
+    session_problems: list[SessionProblem] = field(default_factory=list)
 
     @property
     def is_activity(self) -> bool:
         return self.sessions.height > 0
-
-
-def empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """An empty frame of a schema."""
-    return pl.DataFrame(schema=schema)

@@ -9,7 +9,6 @@ files with the same identity); the writer (``writer.py``) commits what is decide
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -235,14 +234,10 @@ def crash_row(
 
 
 def _implausible_sessions(parsed: ParsedFile) -> set[int]:
-    """Sessions whose clock the parser found implausible (its warning names ``session_index=i``)."""
-    out = set()
-    for w in parsed.warnings:
-        if w.code == "implausible_timestamp":
-            m = re.search(r"session_index=(\d+)", w.message)
-            if m:
-                out.add(int(m.group(1)))
-    return out
+    """Sessions whose clock the parser found implausible: kept, but put on no day."""
+    return {
+        p.session_index for p in parsed.session_problems if p.code == "implausible_timestamp"
+    }
 
 
 def _stored_message(parsed: ParsedFile, n: int) -> str:
