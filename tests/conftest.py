@@ -7,8 +7,11 @@ Session-wide, because each costs seconds and the tests only read them: the Prefe
 from __future__ import annotations
 
 import csv
+import functools
+import multiprocessing
 import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,14 +57,17 @@ def sample_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def parsed_corpus(corpus_dir: Path, corpus_manifest: list[dict[str, str]]) -> dict[str, ParsedFile]:
-    """Every corpus file of the manifest parsed once (``parse_fit(bytes, now=CORPUS_NOW)``), by
-    file name. Read-only: a test that changes a frame must copy it first."""
-    from pipeline.fit import parse_fit
+    """Every corpus file of the manifest parsed once, by file name: ``parse_fit(bytes,
+    now=CORPUS_NOW)`` in fast mode, as a parser process runs it, in two fresh processes (the
+    speed-ups stay out of this one). Read-only: a test that changes a frame copies it first."""
+    from pipeline.fit import enable_fast_decode, parse_fit
 
-    return {
-        row["file"]: parse_fit((corpus_dir / row["file"]).read_bytes(), now=CORPUS_NOW)
-        for row in corpus_manifest
-    }
+    names = [row["file"] for row in corpus_manifest]
+    parse = functools.partial(parse_fit, now=CORPUS_NOW)
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    with ProcessPoolExecutor(2, mp_context=spawn, initializer=enable_fast_decode) as pool:
+        parsed = pool.map(parse, [(corpus_dir / name).read_bytes() for name in names])
+        return dict(zip(names, parsed, strict=True))
 
 
 @pytest.fixture(scope="session")

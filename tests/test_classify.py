@@ -536,13 +536,13 @@ def test_corpus_borderline_reason(corpus_dir: Path) -> None:
 
 @pytest.mark.corpus
 def test_corpus_every_activity_gets_a_kind(
-    corpus_dir: Path, corpus_manifest: list[dict[str, str]]
+    parsed_corpus: dict[str, Any], corpus_manifest: list[dict[str, str]]
 ) -> None:
     runs = 0
     for entry in corpus_manifest:
         if entry["category"] not in ("run_hr", "cycling", "swim", "other_sport"):
             continue
-        parsed = parse_fit((corpus_dir / entry["file"]).read_bytes())
+        parsed = parsed_corpus[entry["file"]]  # parsed once per session (conftest)
         sessions = parsed.sessions.with_columns(
             pl.format("s{}", pl.col("session_index")).alias("activity_id")
         )
