@@ -97,6 +97,14 @@ class RecoverySettings(_Strict):
     same_day_hours: float = Field(
         6.0, description="Within this many hours: same-day interference (S1)"
     )
+    unknown_strength: Literal["possible", "legs", "not_legs"] = Field(
+        "possible",
+        description="A strength session of unknown region: a possible leg session (own flag), "
+        "a leg session, or not one",
+    )
+    possible_legs_severity: Literal["alert", "warning", "info"] = Field(
+        "warning", description="Severity of a hard run's flag after a possible leg session"
+    )
 
 
 class LoadSettings(_Strict):
