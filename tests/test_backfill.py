@@ -145,3 +145,33 @@ def test_same_rows_however_the_parse_is_split(inbox: Path, tmp_path: Path) -> No
     for table in TABLES:
         assert one[table].equals(two[table]), f"{table}: workers=1 vs workers=2 differ"
         assert one[table].equals(on_dask[table]), f"{table}: workers=1 vs Dask flow differ"
+
+
+@pytest.mark.prefect
+def test_a_zip_given_to_the_backfill_is_unpacked_and_its_files_stored(
+    prefect_harness: None, tmp_path: Path, sample_dir: Path
+) -> None:
+    """The backfill's own parse path (batches submitted to its flow's task runner; a thread pool
+    here instead of Dask) goes through the one composition root, so a Garmin export is
+    unpacked: its files stored, not the zip quarantined as ``not_fit``."""
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from flows.backfill import _ingest_on_cluster
+
+    fits = sorted(sample_dir.glob("*.fit"))[:3]
+    export = tmp_path / "export"
+    export.mkdir()
+    with zipfile.ZipFile(export / "garmin-export.zip", "w") as zf:
+        for f in fits:
+            zf.write(f, f"DI_CONNECT/DI-Connect-Fitness-Uploaded-Files/{f.name}")
+    db = tmp_path / "legday.duckdb"
+    on_threads = _ingest_on_cluster.with_options(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    now = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    summary = on_threads([str(export)], str(CONFIG), str(db), None, now, 2, 2)
+    assert summary.counts() == {"stored": 4, "partial": 0, "duplicate": 0, "quarantined": 0}
+    with st.open_store(db, read_only=True) as s:
+        stored = s.rows("SELECT original_name, file_type FROM files ORDER BY 1")
+        assert s.scalar("SELECT count(*) FROM activities") == 3
+    assert stored == sorted(
+        [(f.name, "activity") for f in fits] + [("garmin-export.zip", "zip_archive")]
+    )
