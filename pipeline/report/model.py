@@ -203,9 +203,8 @@ LOOK_AT_HEADINGS = {
 
 @dataclass(frozen=True)
 class LookAtGroup:
-    """The files to look at of one kind (``LOOK_AT_HEADINGS``), one line each."""
+    """The files to look at of one kind, under its heading (``LOOK_AT_HEADINGS``), one line each."""
 
-    kind: str
     heading: str
     lines: tuple[str, ...]
 
@@ -239,7 +238,7 @@ class Report:
         for kind, files in (("quarantined", self.quarantined), ("partial", self.partial)):
             if files:
                 lines = tuple(f.line() for f in files)
-                groups.append(LookAtGroup(kind, LOOK_AT_HEADINGS[kind], lines))
+                groups.append(LookAtGroup(LOOK_AT_HEADINGS[kind], lines))
         return groups
 
     def to_json_dict(self) -> dict[str, object]:
@@ -249,7 +248,7 @@ class Report:
         return out
 
 
-def stamp_json(ts: datetime) -> dict[str, str]:
+def _stamp(ts: datetime) -> dict[str, str]:
     """``{"local": ISO with offset, "utc": ISO with Z}`` of an aware instant."""
     return {
         "local": ts.isoformat(timespec="seconds"),
@@ -260,7 +259,7 @@ def stamp_json(ts: datetime) -> dict[str, str]:
 def _jsonable(value: object) -> object:
     # datetime before date: a datetime is a date too.
     if isinstance(value, datetime):
-        return stamp_json(value)
+        return _stamp(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, FileToLookAt):

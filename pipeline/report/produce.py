@@ -21,14 +21,13 @@ from pipeline.derive.refresh import LOAD_HISTORY_DAYS, hr_profile, session_frame
 from pipeline.errors import ReportError
 from pipeline.report import index as report_index
 from pipeline.report.build import build_report, day_bounds
+from pipeline.report.figures import TIMELINE_DAYS
 from pipeline.report.html import render_html
 from pipeline.report.markdown import render_markdown
 from pipeline.report.model import Report, render_json
 from pipeline.store import db as st
 from pipeline.store import report_sql as sql
 from pipeline.store.derive_sql import load_hr
-
-TIMELINE_DAYS = 28  # the HTML's timeline: the four weeks up to the end of the day
 
 
 @dataclass(frozen=True)
