@@ -15,9 +15,9 @@ Evidence keys refer to domain.md section (d), table D1:
 * S9 Robineau et al. 2016 -- 0 h / 6 h gaps interfere more than 24 h.
 * S11 Cheung, Hume & Maxwell 2003 -- DOMS peaks 24-72 h.
 
-Rules (``RULES`` in ``pipeline.derive.rules``, with the citations; thresholds come from ``RecoverySettings``; the gap is real elapsed hours from
-the END of the leg session to the START of the run, computed on UTC instants so DST changes count
-as the hours they really are):
+Rules (``RULES`` in ``pipeline.derive.rules``, with the citations; thresholds come from
+``RecoverySettings``; the gap is real elapsed hours from the END of the leg session to the START
+of the run, on UTC instants so DST changes count as the hours they really are):
 
 * ``same_day`` (alert): hard run, gap < ``same_day_hours`` (6 h). S1, S9.
 * ``intense_24h`` (alert): hard run, gap < ``alert_hours`` (24 h). S2, S3.
@@ -26,10 +26,15 @@ as the hours they really are):
   or unaccustomed leg session. S11, S4.
 * ``easy_in_window`` (info): easy or moderate run, gap < ``info_hours`` (48 h). S3.
 * ``unknown_in_window`` (info): run of unknown intensity (no usable HR), gap < ``info_hours``. S3.
+* ``possible_legs`` (``possible_legs_severity``, warning): hard run, gap < ``warning_hours``
+  after a *possible* leg session (strength, region unknown; ``pipeline.derive.possible_legs``).
+  S2, S3. Only where no known leg session flags the run; the message says how to settle it.
 
 Only intensity ``'hard'`` is intense. A run that starts before a leg session ends is never
 flagged against that session. A run gets at most one flag: the strongest severity over all leg
 sessions before it; ties go to the most recent leg session, then to the rule listed first.
+``unknown_strength`` (``RecoverySettings``) makes unknown-region strength sessions possible leg
+sessions (default), leg sessions (every rule) or nothing.
 Because every rule is "gap below a threshold", the severity can only grow as the gap shrinks.
 The 72 h extension applies to intense runs only: S3 found low-intensity running impaired up to
 48 h, not beyond.
@@ -52,7 +57,21 @@ from typing import Any, cast
 import polars as pl
 
 from pipeline.config import RecoverySettings
+from pipeline.derive.possible_legs import (
+    POSSIBLY_RECOVERING,
+    UnknownStrength,
+    settle_sentence,
+    unknown_strength,
+    why_unknown,
+)
 from pipeline.derive.rules import EVIDENCE, RULE_ORDER, RULES, SEVERITY_RANK, Rule, Severity
+from pipeline.derive.session_rows import (
+    REQUIRED_COLUMNS,
+    display_name,
+    format_local,
+    prepare,
+    run_intensity,
+)
 from pipeline.fit.schemas import UTC_TS
 
 #: Callers import the rule table's names from here too (reports cite ``EVIDENCE``).
@@ -67,9 +86,6 @@ __all__ = [
     "legs_state",
     "recovery_flags",
 ]
-
-REQUIRED_COLUMNS = ("activity_id", "kind", "start_utc", "end_utc", "intensity", "heavy")
-
 
 FLAG_SCHEMA: dict[str, pl.DataType] = {
     "flag_id": pl.String(),
@@ -90,15 +106,6 @@ FLAG_SCHEMA: dict[str, pl.DataType] = {
     "intense_ok_from_utc": UTC_TS,
 }
 
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def format_local(ts: datetime, tz: tzinfo) -> str:
-    """``Tue 21 Oct 18:40 CEST``: locale-independent, in the athlete's zone."""
-    loc = ts.astimezone(tz)
-    return f"{_DAYS[loc.weekday()]} {loc.day:02d} {_MONTHS[loc.month - 1]} {loc:%H:%M} {loc:%Z}"
-
 
 @dataclass(frozen=True)
 class _Leg:
@@ -109,6 +116,8 @@ class _Leg:
     unaccustomed: bool
     name: str
     leg_score: float | None
+    possible: bool = False  # a strength session of unknown region (``possible_legs``)
+    why_unknown: str = ""
 
     @property
     def extended(self) -> bool:
@@ -123,60 +132,16 @@ class _Run:
     name: str
 
 
-def _as_utc(df: pl.DataFrame, col: str) -> pl.DataFrame:
-    dtype = df.schema[col]
-    if not isinstance(dtype, pl.Datetime):
-        raise ValueError(f"sessions.{col} must be a tz-aware Datetime, got {dtype}")
-    if dtype.time_zone is None:
-        raise ValueError(f"sessions.{col} is naive; legday keeps tz-aware UTC instants")
-    return df.with_columns(pl.col(col).dt.convert_time_zone("UTC").dt.cast_time_unit("us"))
+def _legs(df: pl.DataFrame, unaccustomed_days: int, settings: RecoverySettings) -> list[_Leg]:
+    """Leg sessions in end order, each with its unaccustomed flag (see the module docstring).
 
-
-def _prepare(sessions: pl.DataFrame) -> pl.DataFrame:
-    missing = [c for c in REQUIRED_COLUMNS if c not in sessions.columns]
-    if missing:
-        raise ValueError(f"sessions frame lacks columns: {', '.join(missing)}")
-    if "athlete_id" in sessions.columns and sessions["athlete_id"].n_unique() > 1:
-        raise ValueError("sessions frame mixes athletes; pass one athlete's sessions")
-    df = sessions
-    for col in ("start_utc", "end_utc"):
-        df = _as_utc(df, col)
-    for col in ("name", "sport", "sub_sport"):
-        if col not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype=pl.String()).alias(col))
-    if "leg_score" not in df.columns:
-        df = df.with_columns(pl.lit(None, dtype=pl.Float64()).alias("leg_score"))
-    return (
-        df.filter(pl.col("start_utc").is_not_null())
-        .with_columns(pl.coalesce("end_utc", "start_utc").alias("end_utc"))
-        .sort(["start_utc", "activity_id"])
-    )
-
-
-def _display_name(row: dict[str, Any], fallback: str) -> str:
-    name = row.get("name")
-    if isinstance(name, str) and name.strip():
-        return name.strip()
-    sport = row.get("sport")
-    sub = row.get("sub_sport")
-    if not isinstance(sport, str) or not sport:
-        return fallback
-    label = sport.replace("_", " ").capitalize()
-    if isinstance(sub, str) and sub and sub != "generic":
-        label += ", " + sub.replace("_", " ")
-    return label
-
-
-def _intensity(value: object) -> str:
-    if isinstance(value, str) and value in ("easy", "moderate", "hard"):
-        return value
-    return "unknown"
-
-
-def _legs(df: pl.DataFrame, unaccustomed_days: int) -> list[_Leg]:
-    """Leg sessions in end order, each with its unaccustomed flag (see the module docstring)."""
+    Under ``unknown_strength = "legs"`` the strength sessions of unknown region are among them.
+    """
     history_start = cast("datetime | None", df["start_utc"].min()) if df.height else None
-    rows = df.filter(pl.col("kind") == "leg_strength").to_dicts()
+    is_leg = pl.col("kind") == "leg_strength"
+    if settings.unknown_strength == UnknownStrength.LEGS:
+        is_leg = is_leg | unknown_strength()
+    rows = df.filter(is_leg).to_dicts()
     span = timedelta(days=unaccustomed_days)
     legs: list[_Leg] = []
     for row in rows:
@@ -196,12 +161,38 @@ def _legs(df: pl.DataFrame, unaccustomed_days: int) -> list[_Leg]:
                 end=row["end_utc"],
                 heavy=bool(row.get("heavy")),
                 unaccustomed=unaccustomed_days > 0 and unaccustomed,
-                name=_display_name(row, "leg session"),
+                name=display_name(row, "leg session"),
                 leg_score=float(score) if score is not None else None,
             )
         )
     legs.sort(key=lambda leg: (leg.end, leg.activity_id))
     return legs
+
+
+def _possible_legs(df: pl.DataFrame, settings: RecoverySettings) -> list[_Leg]:
+    """Possible leg sessions in end order (``unknown_strength = "possible"`` only).
+
+    Never heavy or unaccustomed: nothing is known of what was lifted, so the window is the plain
+    leg window, and they do not count as leg history for the unaccustomed test.
+    """
+    if settings.unknown_strength != UnknownStrength.POSSIBLE:
+        return []
+    out = [
+        _Leg(
+            activity_id=str(row["activity_id"]),
+            start=row["start_utc"],
+            end=row["end_utc"],
+            heavy=False,
+            unaccustomed=False,
+            name=display_name(row, "strength session"),
+            leg_score=None,
+            possible=True,
+            why_unknown=why_unknown(row.get("kind_reason") or row.get("reason")),
+        )
+        for row in df.filter(unknown_strength()).to_dicts()
+    ]
+    out.sort(key=lambda leg: (leg.end, leg.activity_id))
+    return out
 
 
 def _window_hours(leg: _Leg, settings: RecoverySettings) -> float:
@@ -226,15 +217,68 @@ def _match(run: _Run, leg: _Leg, hours: float, settings: RecoverySettings) -> Ru
     """The strongest rule this (run, leg) pair triggers, or None."""
     best: Rule | None = None
     for rule in RULES:
+        if rule.possible != leg.possible:
+            continue
         if run.intensity not in rule.intensities:
             continue
         if rule.needs_heavy_or_unaccustomed and not leg.extended:
             continue
         if hours >= rule.threshold(settings):
             continue
-        if best is None or SEVERITY_RANK[rule.severity] > SEVERITY_RANK[best.severity]:
+        if (
+            best is None
+            or SEVERITY_RANK[rule.severity_in(settings)] > SEVERITY_RANK[best.severity_in(settings)]
+        ):
             best = rule
     return best
+
+
+def _strongest(
+    run: _Run, legs: list[_Leg], settings: RecoverySettings, horizon: float
+) -> tuple[_Leg, Rule, float] | None:
+    """The (leg, rule, gap) of the strongest flag ``legs`` give ``run`` (ties: the most recent
+    leg session, then the rule listed first), or None."""
+    ends = [leg.end for leg in legs]
+    best: tuple[int, datetime, int, _Leg, Rule, float] | None = None
+    # Legs that ended at or before the run's start, most recent first.
+    for leg in reversed(legs[: bisect_right(ends, run.start)]):
+        hours = (run.start - leg.end).total_seconds() / 3600.0
+        if hours >= horizon:
+            break
+        rule = _match(run, leg, hours, settings)
+        if rule is None:
+            continue
+        key = (SEVERITY_RANK[rule.severity_in(settings)], leg.end, -RULE_ORDER[rule.rule_id])
+        if best is None or key > best[:3]:
+            best = (*key, leg, rule, hours)
+    return None if best is None else best[3:]
+
+
+def _message(
+    run: _Run,
+    leg: _Leg,
+    rule: Rule,
+    hours: float,
+    settings: RecoverySettings,
+    unaccustomed_days: int,
+    tz: tzinfo,
+) -> str:
+    ok_from = leg.end + timedelta(hours=_window_hours(leg, settings))
+    why = rule.phrase.format(t=rule.threshold(settings))
+    ready = (
+        f"legs are advised ready for intense running from {format_local(ok_from, tz)} "
+        f"({_window_hours(leg, settings):g} h)"
+    )
+    if leg.possible:
+        return (
+            f"{run.name} ({run.intensity}) started {hours:.1f} h after the end of {leg.name}, "
+            f"a strength session whose region is unknown ({leg.why_unknown}): it may have been "
+            f"a leg session — {why}; if it was, {ready}. {settle_sentence(leg.activity_id)}."
+        )
+    return (
+        f"{run.name} ({run.intensity}) started {hours:.1f} h after the end of "
+        f"{_leg_phrase(leg, unaccustomed_days)} — {why}; {ready}."
+    )
 
 
 def _flag_id(run_id: str, leg_id: str) -> str:
@@ -253,41 +297,27 @@ def recovery_flags(
     ``tz`` only affects how the "advised ready from" time is written in the message; every
     computation is on UTC instants. Returns ``FLAG_SCHEMA`` rows sorted by run start.
     """
-    df = _prepare(sessions)
-    legs = _legs(df, unaccustomed_days)
-    leg_ends = [leg.end for leg in legs]
+    df = prepare(sessions)
+    legs = _legs(df, unaccustomed_days, settings)
+    possible = _possible_legs(df, settings)
     horizon = max(r.threshold(settings) for r in RULES)
     out: list[dict[str, Any]] = []
     for row in df.filter(pl.col("kind") == "run").to_dicts():
         run = _Run(
             activity_id=str(row["activity_id"]),
             start=row["start_utc"],
-            intensity=_intensity(row.get("intensity")),
-            name=_display_name(row, "Run"),
+            intensity=run_intensity(row.get("intensity")),
+            name=display_name(row, "Run"),
         )
-        best: tuple[int, datetime, int, _Leg, Rule, float] | None = None
-        # Legs that ended at or before the run's start, most recent first.
-        for leg in reversed(legs[: bisect_right(leg_ends, run.start)]):
-            hours = (run.start - leg.end).total_seconds() / 3600.0
-            if hours >= horizon:
-                break
-            rule = _match(run, leg, hours, settings)
-            if rule is None:
-                continue
-            key = (SEVERITY_RANK[rule.severity], leg.end, -RULE_ORDER[rule.rule_id])
-            if best is None or key > best[:3]:
-                best = (*key, leg, rule, hours)
+        # A flag from a known leg session always wins: a possible one only speaks where the
+        # known sessions say nothing, so no flag the rules gave before changes.
+        best = _strongest(run, legs, settings, horizon) or _strongest(
+            run, possible, settings, horizon
+        )
         if best is None:
             continue
-        _, _, _, leg, rule, hours = best
+        leg, rule, hours = best
         ok_from = leg.end + timedelta(hours=_window_hours(leg, settings))
-        why = rule.phrase.format(t=rule.threshold(settings))
-        message = (
-            f"{run.name} ({run.intensity}) started {hours:.1f} h after the end of "
-            f"{_leg_phrase(leg, unaccustomed_days)} — {why}"
-            f"; legs are advised ready for intense running from {format_local(ok_from, tz)} "
-            f"({_window_hours(leg, settings):g} h)."
-        )
         out.append(
             {
                 "flag_id": _flag_id(run.activity_id, leg.activity_id),
@@ -296,12 +326,12 @@ def recovery_flags(
                 "run_start_utc": run.start,
                 "leg_end_utc": leg.end,
                 "hours_between": hours,
-                "severity": rule.severity,
+                "severity": rule.severity_in(settings),
                 "rule": rule.rule_id,
                 "run_intensity": run.intensity,
                 "leg_heavy": leg.heavy,
                 "leg_unaccustomed": leg.unaccustomed,
-                "message": message,
+                "message": _message(run, leg, rule, hours, settings, unaccustomed_days, tz),
                 "threshold_hours": rule.threshold(settings),
                 "evidence": ", ".join(rule.evidence),
                 "intense_ok_from_utc": ok_from,
@@ -322,13 +352,21 @@ def legs_state(
     ``as_of_end_utc`` (window 48 h, 72 h if heavy or unaccustomed), so it agrees with
     ``recovery_flags``: a hard run before it would get a warning or an alert. ``limiting_*``
     names the session that sets it (usually the last one; an earlier heavy one can outlast a
-    light one). Status is ``recovering`` before that instant, else ``ready`` (also with no leg
-    session at all, in which case the other fields are None).
+    light one). Status is ``recovering`` before that instant, else ``possibly recovering``
+    while a possible leg session (``pipeline.derive.possible_legs``) is inside its window
+    (``possible_leg_activity_ids`` lists them, ``possible_ok_from_utc`` is when the last window
+    ends), else ``ready`` (also with no leg session at all: the leg fields are then None).
     """
     if as_of_end_utc.tzinfo is None:
         raise ValueError("as_of_end_utc must be tz-aware")
     as_of = as_of_end_utc.astimezone(UTC)
-    legs = [leg for leg in _legs(_prepare(sessions), unaccustomed_days) if leg.end <= as_of]
+    df = prepare(sessions)
+    legs = [leg for leg in _legs(df, unaccustomed_days, settings) if leg.end <= as_of]
+    possible = [
+        p
+        for p in _possible_legs(df, settings)
+        if p.end <= as_of < p.end + timedelta(hours=_window_hours(p, settings))
+    ]
     state: dict[str, Any] = {
         "as_of_utc": as_of,
         "last_leg_activity_id": None,
@@ -341,7 +379,11 @@ def legs_state(
         "window_hours": None,
         "intense_ok_from_utc": None,
         "limiting_leg_activity_id": None,
-        "status": "ready",
+        "status": POSSIBLY_RECOVERING if possible else "ready",
+        "possible_leg_activity_ids": tuple(p.activity_id for p in possible),
+        "possible_ok_from_utc": max(
+            (p.end + timedelta(hours=_window_hours(p, settings)) for p in possible), default=None
+        ),
     }
     if not legs:
         return state
@@ -361,6 +403,6 @@ def legs_state(
         window_hours=_window_hours(limiting, settings),
         intense_ok_from_utc=ok_from,
         limiting_leg_activity_id=limiting.activity_id,
-        status="recovering" if as_of < ok_from else "ready",
+        status="recovering" if as_of < ok_from else state["status"],
     )
     return state

@@ -4,7 +4,8 @@
 a heavy or unaccustomed leg session, the ``RecoverySettings`` field that holds its window, the
 evidence keys and the phrase a flag uses). ``EVIDENCE`` holds the citations behind the keys.
 ``pipeline.derive.recovery`` evaluates the table and documents each rule; reports cite
-``EVIDENCE``.
+``EVIDENCE``. ``possible_legs`` is the one rule for possible leg sessions (strength sessions
+whose region is unknown); its severity is a setting (``recovery.possible_legs_severity``).
 """
 
 from __future__ import annotations
@@ -33,9 +34,21 @@ class Rule:
     window: str
     evidence: tuple[str, ...]
     phrase: str  # completes the sentence; {t} is the threshold in hours
+    #: True: the rule applies to possible leg sessions (strength, region unknown) only; the
+    #: other rules apply to leg sessions only.
+    possible: bool = False
+    #: The ``RecoverySettings`` field that overrides ``severity``, when the severity is a setting.
+    severity_setting: str | None = None
 
     def threshold(self, settings: RecoverySettings) -> float:
         return float(getattr(settings, self.window))
+
+    def severity_in(self, settings: RecoverySettings) -> Severity:
+        """The severity a flag of this rule gets under ``settings``."""
+        if self.severity_setting is None:
+            return self.severity
+        value: Severity = getattr(settings, self.severity_setting)
+        return value
 
 
 RULES: tuple[Rule, ...] = (
@@ -92,6 +105,19 @@ RULES: tuple[Rule, ...] = (
         "info_hours",
         ("S3",),
         "inside the {t:g} h window; its intensity is unknown, so check how hard it was",
+    ),
+    # A strength session nothing identified (``unknown_strength = "possible"``): the leg
+    # session's 48 h window, because it may have been one (issue 12: never a silent all-clear).
+    Rule(
+        "possible_legs",
+        "warning",
+        frozenset({INTENSE}),
+        False,
+        "warning_hours",
+        ("S2", "S3"),
+        "under the {t:g} h warning threshold if it was a leg session",
+        possible=True,
+        severity_setting="possible_legs_severity",
     ),
 )
 
