@@ -8,7 +8,6 @@ that include broken ones, a chained file and a byte-identical copy.
 
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 from datetime import UTC, datetime
@@ -100,38 +99,15 @@ def test_batches_reject_a_zero_size() -> None:
 
 @pytest.mark.corpus
 @pytest.mark.prefect
-def test_same_rows_however_the_parse_is_split(inbox: Path, tmp_path: Path) -> None:
+def test_same_rows_however_the_parse_is_split(
+    prefect_harness: None, inbox: Path, tmp_path: Path
+) -> None:
     one = _library(inbox, tmp_path / "w1" / "legday.duckdb", workers=1)
     two = _library(inbox, tmp_path / "w2" / "legday.duckdb", workers=2)
 
-    from prefect.testing.utilities import prefect_test_harness
-
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     db = tmp_path / "dask" / "legday.duckdb"
-    # A Garmin export (a zip) in a backfill folder is unpacked and its files stored, as by
-    # `legday ingest` and the inbox: all of them call the same composition root.
-    export = tmp_path / "export"
-    export.mkdir()
-    members = sorted(inbox.glob("*.fit"))[:3]
-    with zipfile.ZipFile(export / "garmin-export.zip", "w") as zf:
-        for m in members:
-            zf.write(m, f"DI_CONNECT/DI-Connect-Fitness-Uploaded-Files/{m.name}")
-    zdb = tmp_path / "zip" / "legday.duckdb"
-    with prefect_test_harness(server_startup_timeout=60):
-        totals = backfill(
-            paths=[str(inbox)], db=str(db), config=str(CONFIG), n_workers=2, batch_size=4
-        )
-        zipped = backfill(
-            paths=[str(export)], db=str(zdb), config=str(CONFIG), n_workers=1, batch_size=2
-        )
+    totals = backfill(paths=[str(inbox)], db=str(db), config=str(CONFIG), n_workers=2, batch_size=4)
     on_dask = _snapshot(db)
-
-    assert zipped["quarantined"] == 0 and zipped["stored"] == len(members) + 1  # + the archive
-    with st.open_store(zdb, read_only=True) as s:
-        stored = s.rows("SELECT original_name, file_type FROM files ORDER BY 1")
-    assert stored == sorted(
-        [(m.name, "activity") for m in members] + [("garmin-export.zip", "zip_archive")]
-    )
 
     # The scenario is what we think it is: broken files kept apart, the copy a duplicate
     # (a byte-identical copy is a sighting of the same files row, not a row of its own).
