@@ -235,9 +235,7 @@ def crash_row(
 
 def _implausible_sessions(parsed: ParsedFile) -> set[int]:
     """Sessions whose clock the parser found implausible: kept, but put on no day."""
-    return {
-        p.session_index for p in parsed.session_problems if p.code == "implausible_timestamp"
-    }
+    return {p.session_index for p in parsed.session_problems if p.code == "implausible_timestamp"}
 
 
 def _stored_message(parsed: ParsedFile, n: int) -> str:
