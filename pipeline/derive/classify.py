@@ -54,6 +54,8 @@ import polars as pl
 
 from pipeline.config import ClassificationSettings
 from pipeline.derive.keywords import TextHit, match_text
+from pipeline.derive.known import EvidenceSource
+from pipeline.derive.likeness import set_signature, workout_name
 from pipeline.derive.set_evidence import Row, SetEvidence, fill_unknown, session_text, set_evidence
 from pipeline.derive.tally import (
     STRENGTH_REGIONS,
@@ -98,6 +100,9 @@ CLASSIFIED_SCHEMA: dict[str, pl.DataType] = {
     "active_sets": pl.Int32(),
     "heavy": pl.Boolean(),
     "reason": pl.String(),
+    "evidence": pl.String(),
+    "set_signature": pl.String(),
+    "workout_name": pl.String(),
 }
 
 _RUN_SPORTS = frozenset({"running"})
@@ -114,7 +119,9 @@ _HIIT_SPORT_CODE = 62
 class Classification:
     """One row of ``CLASSIFIED_SCHEMA``: what the rules say a session is, and why.
 
-    ``region`` (strength kinds only): lower, upper, core, full or unknown.
+    ``region`` (strength kinds only): lower, upper, core, full or unknown. ``evidence``
+    (strength candidates only): what decided, ``sets``, ``names`` or ``none``;
+    ``set_signature`` and ``workout_name`` are what ``pipeline.derive.learned`` matches on.
     """
 
     activity_id: str
@@ -125,6 +132,9 @@ class Classification:
     active_sets: int
     heavy: bool
     reason: str
+    evidence: EvidenceSource | None = None
+    set_signature: str | None = None
+    workout_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,8 +269,27 @@ def _classify_one(
     t = tally(evidence, cfg)
     kind, region, reason = _verdict(act, sport, t, cfg, session, filled)
     return Classification(
-        act["activity_id"], kind, region, t.leg_score, len(t.lower), t.active, t.heavy, reason
+        act["activity_id"],
+        kind,
+        region,
+        t.leg_score,
+        len(t.lower),
+        t.active,
+        t.heavy,
+        reason,
+        _evidence_source(t, region),
+        set_signature(active),
+        workout_name(steps),
     )
+
+
+def _evidence_source(t: Tally, region: Region | None) -> EvidenceSource:
+    """What decided a strength candidate: its sets, names alone, or nothing."""
+    if region in (None, Region.UNKNOWN):
+        return EvidenceSource.NONE
+    if t.active == 0 or all(ev.via == "session text" for ev in t.classified):
+        return EvidenceSource.NAMES  # no sets, or every identified set took the session's text
+    return EvidenceSource.SETS
 
 
 def _group(frame: pl.DataFrame, sort_by: list[str]) -> dict[str, list[Row]]:

@@ -7,7 +7,8 @@ in SQL for ``legday query``, and a test checks that the two agree.
 
 What a label changes, and what it leaves:
 
-* ``kind`` becomes the label's kind (the latest label of an activity wins);
+* ``kind`` becomes the label's kind (the latest label of an activity wins), also over a kind
+  learned from another session's label (``pipeline.derive.learned``, applied before this);
 * the reason becomes ``labelled <kind> by you[: <note>]`` and the source ``label``;
 * ``region``, ``leg_score``, ``lower_sets``, ``active_sets`` and ``heavy`` stay what the rules
   measured from the sets. A session labelled ``leg_strength`` therefore keeps the rules' region
@@ -79,7 +80,10 @@ def apply_labels(
         pl.when(labelled).then(said).otherwise(pl.col(reason)).alias(reason),
     )
     if source is not None:
+        # A source already there (``learned``, from ``pipeline.derive.learned``) stays on rows
+        # without a label.
+        other = pl.col(source) if source in frame.columns else pl.lit("rules")
         out = out.with_columns(
-            pl.when(labelled).then(pl.lit("label")).otherwise(pl.lit("rules")).alias(source)
+            pl.when(labelled).then(pl.lit("label")).otherwise(other).alias(source)
         )
     return out.drop("_label_kind", "_label_note")

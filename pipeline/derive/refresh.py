@@ -21,6 +21,7 @@ import polars as pl
 
 from pipeline.config import AthleteSettings, Settings
 from pipeline.derive import classify as cl
+from pipeline.derive import learned as lr
 from pipeline.derive import metrics as mt
 from pipeline.derive import recovery as rc
 from pipeline.derive.labels import apply_labels, check_kind
@@ -117,6 +118,10 @@ def refresh(
         first = acts.filter(pl.col("time_plausible"))["start_utc"].min()
         if isinstance(first, datetime) and (since is None or first < since):
             since = first
+    # A new label, or a new session like a labelled one, changes what other sessions learn.
+    learned_since = _refresh_learned(store, athlete_id, now)
+    if learned_since is not None and (since is None or learned_since < since):
+        since = learned_since
     n_flags = 0
     if since is not None:
         with store.transaction():
@@ -124,12 +129,61 @@ def refresh(
     return RefreshResult(athlete_id, classified_n, measured_n, n_flags, since)
 
 
+def _refresh_learned(store: st.Store, athlete_id: str, now: datetime) -> datetime | None:
+    """Learn kinds from the labels again (``derive.learned``); the earliest start of a session
+    whose learned kind changed, or None when none did."""
+    features = sql.learning_features(store, athlete_id)
+    learned = lr.learn(features, sql.load_labels(store, athlete_id))
+    before = {tuple(r) for r in sql.load_learned(store, athlete_id).iter_rows()}
+    after = {tuple(r) for r in learned.iter_rows()}
+    changed = {str(r[0]) for r in before ^ after}
+    if not changed:
+        return None
+    with store.transaction():
+        sql.replace_learned(store, athlete_id, learned, now)
+    starts = features.filter(pl.col("activity_id").is_in(sorted(changed)))["start_utc"]
+    first = starts.min()
+    return first if isinstance(first, datetime) else None
+
+
 def session_frame(
     store: st.Store, athlete_id: str, *, since: datetime | None, until: datetime | None = None
 ) -> pl.DataFrame:
-    """Activities joined with effective kind (labels applied) and metrics: the recovery input."""
-    sessions = sql.rule_sessions(store, athlete_id, since=since, until=until)
-    return apply_labels(sessions, sql.load_labels(store, athlete_id), reason="kind_reason")
+    """Activities joined with effective kind and metrics: the recovery input.
+
+    Kinds learned from labels (``derive.learned``) go over the rules', labels over both;
+    ``kind_source`` says which (``rules``, ``learned``, ``label``).
+    """
+    sessions = lr.apply_learned(
+        sql.rule_sessions(store, athlete_id, since=since, until=until), reason="kind_reason"
+    )
+    return apply_labels(
+        sessions, sql.load_labels(store, athlete_id), reason="kind_reason", source="kind_source"
+    )
+
+
+def preview_label(
+    store: st.Store, athlete_id: str, activity: str, kind: str, *, now: datetime
+) -> tuple[str, list[lr.LabelChange]]:
+    """The full id of ``activity`` and the other sessions a label ``kind`` on it would change
+    (``legday label --dry-run``); nothing is written."""
+    check_kind(kind)
+    full_id = _one_activity(store, athlete_id, activity)
+    features = sql.learning_features(store, athlete_id)
+    return full_id, lr.preview_label(
+        features, sql.load_labels(store, athlete_id), full_id, kind, now
+    )
+
+
+def _one_activity(store: st.Store, athlete_id: str, activity: str) -> str:
+    ids = sql.activity_ids_starting_with(store, athlete_id, activity)
+    if len(ids) != 1:
+        raise ReportError(
+            f"no activity of {athlete_id!r} has an id starting with {activity!r}"
+            if not ids
+            else f"{len(ids)} activities start with {activity!r}; give more characters"
+        )
+    return ids[0]
 
 
 def _refresh_flags(
@@ -176,12 +230,6 @@ def set_label(
     What a label changes is ``pipeline.derive.labels``'s to say; refresh the activity after.
     """
     check_kind(kind)
-    ids = sql.activity_ids_starting_with(store, athlete_id, activity)
-    if len(ids) != 1:
-        raise ReportError(
-            f"no activity of {athlete_id!r} has an id starting with {activity!r}"
-            if not ids
-            else f"{len(ids)} activities start with {activity!r}; give more characters"
-        )
-    sql.save_label(store, athlete_id, ids[0], kind, note, now)
-    return ids[0]
+    full_id = _one_activity(store, athlete_id, activity)
+    sql.save_label(store, athlete_id, full_id, kind, note, now)
+    return full_id

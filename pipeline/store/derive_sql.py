@@ -57,7 +57,8 @@ def activity_ids(store: Store, athlete_id: str) -> list[str]:
 def stale_activity_ids(
     store: Store, athlete_id: str, max_hr: int, resting_hr: int, lthr: int
 ) -> list[str]:
-    """Activities without derived rows, or measured with another heart-rate profile."""
+    """Activities without derived rows, measured with another heart-rate profile, or strength
+    sessions classified before their evidence and likeness keys were kept (migration 0006)."""
     return [
         r[0]
         for r in store.rows(
@@ -66,7 +67,8 @@ def stale_activity_ids(
             "LEFT JOIN session_metrics m USING (athlete_id, activity_id) "
             "WHERE a.athlete_id = ? AND (c.activity_id IS NULL OR m.activity_id IS NULL "
             "OR m.max_hr_used IS DISTINCT FROM ? OR m.resting_hr_used IS DISTINCT FROM ? "
-            "OR m.lthr_used IS DISTINCT FROM ?)",
+            "OR m.lthr_used IS DISTINCT FROM ? "
+            "OR (c.kind IN ('strength', 'leg_strength') AND c.evidence IS NULL))",
             [athlete_id, max_hr, resting_hr, lthr],
         )
     ]
@@ -155,16 +157,19 @@ def rule_sessions(
 ) -> pl.DataFrame:
     """Activities with the rules' kind and the metrics, before labels (``derive.refresh``).
 
-    ``kind_reason`` is the rules' reason here; ``pipeline.derive.labels`` puts labels over it.
+    ``kind_reason`` is the rules' reason here; ``learned_kind``/``learned_reason`` what
+    ``pipeline.derive.learned`` put over it, and ``pipeline.derive.labels`` puts labels on top.
     """
     sql = (
         "SELECT a.activity_id, a.start_utc, a.end_utc, a.sport, a.sub_sport, a.name, "
         "a.elapsed_s, a.timer_s, a.distance_m, a.avg_hr, a.max_hr, a.calories_kcal, a.workout_rpe, "
         "c.kind, c.region, c.leg_score, c.lower_sets, c.active_sets, "
         "coalesce(c.heavy, false) AS heavy, c.reason AS kind_reason, "
+        "lk.kind AS learned_kind, lk.reason AS learned_reason, "
         "m.* EXCLUDE (athlete_id, activity_id, computed_utc, avg_hr) "
         "FROM activities a "
         "LEFT JOIN classifications c USING (athlete_id, activity_id) "
+        "LEFT JOIN learned_kinds lk USING (athlete_id, activity_id) "
         "LEFT JOIN session_metrics m USING (athlete_id, activity_id) "
         # A session whose clock was implausible is kept but never put on a day.
         "WHERE a.athlete_id = ? AND a.time_plausible"
@@ -173,7 +178,41 @@ def rule_sessions(
     return store.frame(sql + " ORDER BY a.start_utc", params)
 
 
+def learning_features(store: Store, athlete_id: str) -> pl.DataFrame:
+    """What ``pipeline.derive.learned`` matches on (``FEATURES_SCHEMA``): every strength
+    session and every labelled session of the athlete, with the rules' kind and region."""
+    return store.frame(
+        "SELECT a.activity_id, a.start_utc, a.name, c.workout_name, c.set_signature, "
+        "c.kind, c.region FROM activities a "
+        "JOIN classifications c USING (athlete_id, activity_id) "
+        "WHERE a.athlete_id = ? AND (c.kind IN ('strength', 'leg_strength') OR EXISTS "
+        "(SELECT 1 FROM labels l WHERE l.athlete_id = a.athlete_id "
+        "AND l.activity_id = a.activity_id)) ORDER BY a.start_utc, a.activity_id",
+        [athlete_id],
+    )
+
+
+def load_learned(store: Store, athlete_id: str) -> pl.DataFrame:
+    """The athlete's ``learned_kinds`` rows (``learned.LEARNED_SCHEMA`` columns)."""
+    return store.frame(
+        "SELECT activity_id, kind, teacher_activity_id, matched_by, reason FROM learned_kinds "
+        "WHERE athlete_id = ? ORDER BY activity_id",
+        [athlete_id],
+    )
+
+
 # -- outputs ----------------------------------------------------------------------------------
+
+
+def replace_learned(store: Store, athlete_id: str, learned: pl.DataFrame, now: datetime) -> None:
+    """The athlete's learned kinds become ``learned`` (derived: replaced whole)."""
+    store.con.execute("DELETE FROM learned_kinds WHERE athlete_id = ?", [athlete_id])
+    if learned.height:
+        out = learned.with_columns(
+            pl.lit(athlete_id).alias("athlete_id"), pl.lit(now).alias("computed_utc")
+        )
+        cols = _columns(store, "learned_kinds")
+        store.insert_frame("learned_kinds", out.select(cols))
 
 
 def _columns(store: Store, table: str) -> list[str]:
