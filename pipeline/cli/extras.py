@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import shutil
 import sys
-from datetime import UTC, datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -27,7 +26,7 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 
-from pipeline.cli.common import fail, settings, state
+from pipeline.cli.common import fail, now_utc, settings, state
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ConfigError, LegdayError
 
@@ -115,7 +114,7 @@ def demo(
         # Only the copied settings count: a LEGDAY_DB or ./legday.toml of the user must not
         # send the demo into their own store.
         cfg = load_settings(env={}, cwd=folder, config=folder / SAMPLE_CONFIG)
-        now = datetime.now(UTC)
+        now = now_utc()
         err.print(f"ingesting {len(files)} sample files of athlete {cfg.default_athlete!r} …")
         summary = ingest_files(
             cfg.db_path,

@@ -29,7 +29,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -38,7 +37,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from pipeline.cli.common import err, fail, settings, wait_message
+from pipeline.cli.common import err, fail, now_utc, settings, wait_message
 from pipeline.cli.prefect_local import (
     RUNNER_POLL_S,
     LocalServer,
@@ -56,10 +55,6 @@ from pipeline.inbox.watcher import Handler, InboxWatcher, WatchOptions, check_in
 
 # Soft-wrapped: a filed file's line stays one line, whatever the terminal's width.
 console = Console(soft_wrap=True)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _setup_logging() -> None:
@@ -116,14 +111,14 @@ def direct_handler(cfg: Settings, workers: int) -> Handler:
         run = ingest_and_file(
             cfg,
             batch,
-            now=_now(),
+            now=now_utc(),
             workers=min(workers, len(batch)),
             on_wait=wait_message,
             on_filed=lambda f: _print_filed(f, cfg.data_dir),
         )
         c = run.counts()
         if c["stored"] or c["partial"]:
-            analysis.refresh_store(cfg, now=_now(), on_wait=wait_message)
+            analysis.refresh_store(cfg, now=now_utc(), on_wait=wait_message)
         err.print(
             f"batch of {len(batch)} file(s) done in {time.monotonic() - started:.1f} s: "
             f"{c['stored']} stored, {c['partial']} partial, {c['duplicate']} duplicate, "
