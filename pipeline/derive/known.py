@@ -10,7 +10,7 @@ report show the counts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import polars as pl
@@ -100,6 +100,11 @@ def _verdict(row: dict[str, object], mode: UnknownStrength) -> Verdict:
             UnknownStrength.NOT_LEGS: Verdict.NOT_LEGS,
         }[mode]
     return Verdict.NOT_LEGS
+
+
+def known_since(until_utc: datetime, days: int = KNOWN_DAYS) -> datetime:
+    """The start of the period the counts cover: ``days`` days of elapsed time before."""
+    return until_utc - timedelta(days=days)
 
 
 def count_known(
