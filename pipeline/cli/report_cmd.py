@@ -87,13 +87,21 @@ def label(
     kind: Annotated[str, typer.Argument(help="run, leg_strength, strength, ride, swim or other")],
     note: Annotated[str | None, typer.Option(help="why (kept with the label)")] = None,
     athlete: Annotated[str | None, typer.Option(help="athlete id")] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="show which other sessions it would change; write nothing"),
+    ] = False,
 ) -> None:
     """Correct the kind of an activity; the correction survives re-ingest and re-classification.
 
+    Sessions like it (same set signature, workout name or title) learn the kind too.
     Example: legday label 3f2a9c leg_strength --note "front squats, watch said unknown"
     """
     from pipeline.derive import refresh as analysis
 
+    if dry_run:
+        _label_dry_run(activity, kind, athlete)
+        return
     try:
         cfg = settings()
         athlete_id = athlete or cfg.default_athlete
@@ -105,6 +113,34 @@ def label(
         fail(exc)
         return
     console.print(f"labelled {full_id} as {kind}; {result.flags} flag(s) re-evaluated")
+
+
+def _label_dry_run(activity: str, kind: str, athlete: str | None) -> None:
+    """``legday label --dry-run``: the other sessions a label would change, read-only."""
+    from pipeline.derive import refresh as analysis
+
+    try:
+        cfg = settings()
+        athlete_id = athlete or cfg.default_athlete
+        with st.open_store(cfg.db_path, read_only=True, timeout_s=60, on_wait=wait_message) as s:
+            full_id, changes = analysis.preview_label(s, athlete_id, activity, kind, now=now_utc())
+    except LegdayError as exc:
+        fail(exc)
+        return
+    console.print(
+        f"dry run: labelling {full_id} as {kind} would change {len(changes)} other session(s)",
+        highlight=False,
+    )
+    tz = cfg.athlete(athlete_id).tz
+    for c in changes:
+        when = f"{c.start_utc.astimezone(tz):%Y-%m-%d %H:%M}" if c.start_utc else "no time"
+        console.print(
+            f"  {when} {c.activity_id} {c.name or ''}: {c.kind_before} ({c.source_before}) "
+            f"-> {c.kind_after} ({c.reason_after})",
+            highlight=False,
+            markup=False,
+        )
+    console.print("nothing written", highlight=False)
 
 
 def reclassify(
