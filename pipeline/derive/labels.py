@@ -14,7 +14,8 @@ What a label changes, and what it leaves:
   measured from the sets. A session labelled ``leg_strength`` therefore keeps the rules' region
   (``upper`` when its sets were bench presses, ``unknown`` when it had no set data): the region
   describes what was recorded, the label what the session was. The recovery rules read kind,
-  times, ``heavy`` and ``leg_score``, never the region, so the label alone decides every flag;
+  times, ``heavy`` and ``leg_score``; the region only to find possible leg sessions (rules'
+  ``unknown``, no label: ``pipeline.derive.possible_legs``), so the label alone decides every flag;
   the fatigue model (``pipeline.store.fatigue_sql``, which joins labels the same way) gives the
   region only to sets nothing identifies.
 """
