@@ -213,6 +213,14 @@ def test_not_legs_ignores_and_legs_applies_the_normal_rules(tmp_path: Path) -> N
         settings = _settings(folder, mode)
         _store(folder, settings, [strength(folder, T0), hard_run(folder, T0 + timedelta(hours=14))])
         assert [(f["rule"], f["severity"]) for f in _flags(settings)] == expected, mode
+        with open_store(settings.db_path, read_only=True) as s:
+            counted = refresh.known_counts(s, settings, "me", T0 + timedelta(days=1))
+        assert counted.unknown_region == 1 and counted.by_evidence["none"] == 1
+        assert counted.by_verdict["possible"] == 0
+        said = "not legs" if mode == "not_legs" else "leg sessions"
+        assert counted.mode_sentence() == (
+            f"1 strength session(s) of unknown region counted as {said} (unknown_strength = {mode})"
+        )
         sessions = _sessions(settings)
         state = legs_state(sessions, T0 + timedelta(hours=20), settings.athlete("me").recovery, 14)
         assert state["status"] == ("ready" if mode == "not_legs" else "recovering")

@@ -62,10 +62,27 @@ class KnownCounts:
     by_verdict: dict[str, int]  # every ``Verdict`` value, 0 included
     by_evidence: dict[str, int]  # every ``EvidenceSource`` value, 0 included
     cells: dict[tuple[str, str], int]  # (verdict, evidence) -> sessions, non-zero only
+    unknown_region: int  # sessions the rules left region unknown, unsettled by any label
 
     @property
     def total(self) -> int:
         return sum(self.by_verdict.values())
+
+    @property
+    def all_from_files(self) -> bool:
+        """Every session was identified by its own file: nothing possible, labelled or learned."""
+        ev = self.by_evidence
+        return self.unknown_region == 0 and ev["label"] == 0 and ev["learned"] == 0
+
+    def mode_sentence(self) -> str | None:
+        """What the setting made of the unknown sessions, when it was not ``possible``."""
+        if self.unknown_region == 0 or self.unknown_strength == UnknownStrength.POSSIBLE:
+            return None
+        counted = "leg sessions" if self.unknown_strength == UnknownStrength.LEGS else "not legs"
+        return (
+            f"{self.unknown_region} strength session(s) of unknown region counted as {counted} "
+            f"(unknown_strength = {self.unknown_strength})"
+        )
 
     def sentence(self) -> str:
         """``9 strength sessions in 28 days: 3 legs, 2 not legs, 4 possible; by evidence: ...``"""
@@ -89,11 +106,18 @@ def _evidence(row: dict[str, object]) -> EvidenceSource:
     return EvidenceSource.NONE if row.get("region") == "unknown" else EvidenceSource.SETS
 
 
+def _unknown(row: dict[str, object]) -> bool:
+    return (
+        row.get("kind") == "strength"
+        and row.get("region") == "unknown"
+        and row.get("kind_source") in (None, "rules")
+    )
+
+
 def _verdict(row: dict[str, object], mode: UnknownStrength) -> Verdict:
     if row.get("kind") == "leg_strength":
         return Verdict.LEGS
-    unknown = row.get("region") == "unknown" and row.get("kind_source") in (None, "rules")
-    if row.get("kind") == "strength" and unknown:
+    if _unknown(row):
         return {
             UnknownStrength.POSSIBLE: Verdict.POSSIBLE,
             UnknownStrength.LEGS: Verdict.LEGS,
@@ -117,13 +141,17 @@ def count_known(
     """Count ``rows`` (``KNOWN_ROWS_SCHEMA``: the strength sessions of the period)."""
     mode = UnknownStrength(settings.unknown_strength)
     cells: dict[tuple[str, str], int] = {}
+    unknown = 0
     for row in rows.iter_rows(named=True):
         if row.get("kind") not in ("leg_strength", "strength"):
             continue
+        unknown += _unknown(row)
         key = (_verdict(row, mode).value, _evidence(row).value)
         cells[key] = cells.get(key, 0) + 1
     by_verdict = {v.value: sum(n for (vv, _), n in cells.items() if vv == v) for v in Verdict}
     by_evidence = {
         e.value: sum(n for (_, ee), n in cells.items() if ee == e) for e in EvidenceSource
     }
-    return KnownCounts(athlete_id, until_utc, days, mode.value, by_verdict, by_evidence, cells)
+    return KnownCounts(
+        athlete_id, until_utc, days, mode.value, by_verdict, by_evidence, cells, unknown
+    )

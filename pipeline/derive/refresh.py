@@ -21,6 +21,7 @@ import polars as pl
 
 from pipeline.config import AthleteSettings, Settings
 from pipeline.derive import classify as cl
+from pipeline.derive import known as kn
 from pipeline.derive import learned as lr
 from pipeline.derive import metrics as mt
 from pipeline.derive import recovery as rc
@@ -28,6 +29,7 @@ from pipeline.derive.labels import apply_labels, check_kind
 from pipeline.errors import ReportError
 from pipeline.store import db as st
 from pipeline.store import derive_sql as sql
+from pipeline.store import evidence_counts_sql
 
 #: Days of history the load model reads: six time constants of the 42-day fitness model
 #: leave under 0.3 % of the initial value, so older history cannot change the numbers shown.
@@ -160,6 +162,17 @@ def session_frame(
     return apply_labels(
         sessions, sql.load_labels(store, athlete_id), reason="kind_reason", source="kind_source"
     )
+
+
+def known_counts(
+    store: st.Store, settings: Settings, athlete_id: str, until_utc: datetime
+) -> kn.KnownCounts:
+    """The athlete's strength sessions of the 28 days before ``until_utc`` by verdict and
+    evidence (``derive.known``): what ``legday status`` and the report show."""
+    rows = evidence_counts_sql.strength_sessions(
+        store, athlete_id, kn.known_since(until_utc), until_utc
+    )
+    return kn.count_known(athlete_id, rows, settings.athlete(athlete_id).recovery, until_utc)
 
 
 def preview_label(
