@@ -377,3 +377,29 @@ def test_flags_without_region_columns_are_unchanged() -> None:
         pl.col("start_utc", "end_utc").cast(pl.Datetime("us", "UTC"))
     )
     assert recovery_flags(frame, RecoverySettings(), 14).height == 0
+
+
+def test_label_dry_run_on_the_command_line_lists_the_sessions_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from pipeline.cli.main import app
+
+    settings = _settings(tmp_path)
+    week = T0 + timedelta(days=7)
+    files = [strength(tmp_path, T0, sets=UNKNOWN_SETS), strength(tmp_path, week, sets=UNKNOWN_SETS)]
+    _store(tmp_path, settings, files)
+    teacher, student = _sessions(settings).sort("start_utc")["activity_id"].to_list()
+    config = tmp_path / "legday.toml"
+    config.write_text('default_athlete = "me"\n[athletes.me]\ntimezone = "Europe/Berlin"\n')
+    args = ["--config", str(config), "--db", str(settings.db_path), "label", teacher[:12]]
+    done = CliRunner().invoke(app, [*args, "leg_strength", "--dry-run"])
+    assert done.exit_code == 0, done.output
+    assert f"labelling {teacher} as leg_strength would change 1 other session(s)" in " ".join(
+        done.output.split()
+    )
+    assert student in done.output and "strength (rules) -> leg_strength" in done.output
+    assert "nothing written" in done.output
+    with open_store(settings.db_path, read_only=True) as s:
+        assert s.rows("SELECT count(*) FROM labels")[0][0] == 0
