@@ -21,6 +21,7 @@ import polars as pl
 
 from pipeline.config import AthleteSettings, Settings
 from pipeline.derive import classify as cl
+from pipeline.derive import fatigue_service
 from pipeline.derive import known as kn
 from pipeline.derive import learned as lr
 from pipeline.derive import metrics as mt
@@ -210,7 +211,12 @@ def _refresh_flags(
     window_h = max(r.alert_hours, r.warning_hours, r.heavy_warning_hours, r.info_hours)
     lookback = since - timedelta(hours=window_h) - timedelta(days=days + 1)
     sessions = session_frame(store, athlete_id, since=lookback)
-    flags = rc.recovery_flags(sessions, athlete.recovery, days, tz=athlete.tz)
+    if r.model == "fatigue":
+        # The curve's flags (docs/fatigue.md section 4); its doses come from the whole history,
+        # so the lookback changes no level.
+        flags = fatigue_service.fatigue_flags(store, settings, athlete_id, sessions)
+    else:
+        flags = rc.recovery_flags(sessions, athlete.recovery, days, tz=athlete.tz)
     flags = flags.filter(pl.col("run_start_utc") >= since)
     sql.replace_flags(store, athlete_id, since, flags, now)
     return flags.height
@@ -232,6 +238,9 @@ def refresh_store(
             if athlete_id not in settings.athletes:
                 continue  # activities of an athlete no longer configured stay as they are
             out[athlete_id] = refresh(store, settings, athlete_id, now=now, full=full).as_dict()
+            # The curve moves with the clock, not only with new sets, so it is recomputed under
+            # both models even when nothing new came in (its own transaction).
+            fatigue_service.refresh_fatigue(store, settings, athlete_id, now)
     return out
 
 
