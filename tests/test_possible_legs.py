@@ -355,6 +355,7 @@ def test_set_signature_and_titles() -> None:
         return [{"repetitions": r, "weight_kg": w} for r, w in specs]
 
     assert set_signature(sets((5, 100.0), (5, 100.4), (5, 99.0), (8, 0.0))) == "3x5@100|1x8@bw"
+    assert set_signature(sets((12, 0.5), (12, 1.0), (12, None))) == "2x12@2.5|1x12@bw"
     # 45 lb (20.41 kg) rounds like 20 kg: a program logged in pounds stays stable.
     assert set_signature(sets((10, 20.41), (10, 20.0), (10, 20.2))) == "3x10@20"
     assert set_signature(sets((5, 100.0), (5, 100.0))) is None  # too few sets

@@ -69,7 +69,8 @@ def workout_key(name: object) -> str | None:
 def _load(weight: object) -> str:
     if not isinstance(weight, int | float) or weight <= 0:
         return "bw"
-    rounded = round(float(weight) / LOAD_STEP_KG) * LOAD_STEP_KG
+    # A light load (a 1 kg plate) stays a load: it rounds up to the first step, not to 0.
+    rounded = max(1, round(float(weight) / LOAD_STEP_KG)) * LOAD_STEP_KG
     return f"{rounded:g}"
 
 
