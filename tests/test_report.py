@@ -35,6 +35,7 @@ from pipeline.report.figures import thin
 from pipeline.report.html import render_html
 from pipeline.report.markdown import render_markdown
 from pipeline.report.model import REPORT_SCHEMA_PATH, REPORT_SCHEMA_VERSION, Report, render_json
+from pipeline.report.sections import coming_up, leg_fatigue, runs_evidence
 
 GOLDEN = Path(__file__).parent / "golden"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -161,7 +162,7 @@ def scenario() -> dict[str, Any]:
     metrics = pl.DataFrame(metric_rows, schema=METRIC_SCHEMA)
     settings = RecoverySettings()
     flags = recovery_flags(sessions, settings, 14, tz=BERLIN)
-    _, day_end = day_bounds(DAY, BERLIN)
+    day_start, day_end = day_bounds(DAY, BERLIN)
     load = {
         "trimp_7d": 612.4,
         "trimp_28d": 2210.75,
@@ -179,6 +180,8 @@ def scenario() -> dict[str, Any]:
         "legs": legs_state(sessions, day_end, settings, 14),
         "load": load,
         "traces": {aid: hr_trace(aid, sessions) for aid in ("a19", "a21")},
+        "sections": scenario_sections(day_start, day_end),
+        "curve": _curve(day_end),
         "quarantined": [
             {"file": "2026-10-25-07-55-01.fit", "reason_code": "crc_mismatch",
              "message": "file CRC 0x1A2B does not match 0x3C4D; nothing stored"},
@@ -208,6 +211,95 @@ def hr_trace(aid: str, sessions: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame({"ts": ts, "bpm": bpm}, schema={"ts": UTC_TS, "bpm": pl.Int32()})
 
 
+def _curve(day_end: datetime) -> pl.DataFrame:
+    """Hourly fatigue of the 7 days to ``day_end``: Saturday's heavy squats decaying (tau 31.3 h
+    for quadriceps and posterior chain, 20.8 h for calves)."""
+    legs_end = datetime(2026, 10, 24, 16, 40, tzinfo=UTC)
+    doses = {"quadriceps": (0.9, 31.3), "posterior_chain": (0.6, 31.3), "calves": (0.15, 20.8)}
+    rows = []
+    for h in range(7 * 24 + 1):
+        t = day_end - timedelta(hours=7 * 24 - h)
+        for region, (dose, tau) in doses.items():
+            dt = (t - legs_end).total_seconds() / 3600
+            level = dose * math.exp(-dt / tau) if dt >= 0 else 0.0
+            rows.append({"time_utc": t, "region": region, "fatigue": level})
+    return pl.DataFrame(
+        rows, schema={"time_utc": UTC_TS, "region": pl.String(), "fatigue": pl.Float64()}
+    )
+
+
+def _evidence() -> Any:
+    from pipeline.derive.evidence import (
+        Bucket,
+        BucketResult,
+        Difference,
+        EvidenceReport,
+        Measure,
+        Verdict,
+        WindowSuggestion,
+    )
+
+    def res(m: Measure, b: Bucket, n: int, d: tuple[float, float, float] | None, unit: str) -> Any:
+        diff = None if d is None else Difference(*d, unit)
+        verdict = (
+            Verdict.NOT_ENOUGH_DATA
+            if d is None
+            else (Verdict.WORSE if diff and diff.excludes_zero else Verdict.NO_CLEAR_DIFFERENCE)
+        )
+        return BucketResult(m, b, n, 31, diff, verdict)
+
+    e, hr, dr = Measure.EFFICIENCY, Measure.HR_AT_EASY_PACE, Measure.CARDIAC_DRIFT
+    results = (
+        res(e, Bucket.H0_24, 9, (-4.83, -7.91, -1.62), "%"),
+        res(e, Bucket.H24_48, 8, (-2.06, -5.04, 0.93), "%"),
+        res(e, Bucket.H48_72, 5, None, "%"),
+        res(hr, Bucket.H0_24, 9, (3.1, 0.4, 5.9), "%"),
+        res(hr, Bucket.H24_48, 8, (0.8, -1.7, 3.2), "%"),
+        res(hr, Bucket.H48_72, 5, None, "%"),
+        res(dr, Bucket.H0_24, 4, None, "pct"),
+        res(dr, Bucket.H24_48, 3, None, "pct"),
+        res(dr, Bucket.H48_72, 2, None, "pct"),
+    )
+    why = "not every bucket has enough data (8 runs each)"
+    return EvidenceReport(
+        results, tuple(WindowSuggestion(m, None, why) for m in (e, hr, dr)), None,
+        53, 2, 8, 0.95, 1 - 0.05 / 9,
+    )  # fmt: skip
+
+
+def scenario_sections(day_start: datetime, day_end: datetime) -> dict[str, Any]:
+    """The sections of issues 13 and 14: a planned hard run on Monday morning 37 h after
+    Saturday's heavy squats (warning, legs ready Tuesday 17:40), the legs' latest ready row and
+    their 7-day curve, and what the runs say (one clear difference, the rest too few runs)."""
+    legs_end = datetime(2026, 10, 24, 16, 40, tzinfo=UTC)
+    ready = legs_end + timedelta(hours=72)
+    conflicts = pl.DataFrame(
+        [{
+            "run_start_utc": datetime(2026, 10, 26, 6, 0, tzinfo=UTC), "severity": "warning",
+            "rule": "intense_48h", "evidence": "S2, S3", "run_title": "Run: 6x800m",
+            "run_all_day": False, "leg_title": "Back squat 5x5", "leg_planned": False,
+            "leg_end_utc": legs_end, "hours_between": 37.333, "legs_ready_utc": ready,
+            "move_to_utc": ready,
+            "suggestion": "move 'Run: 6x800m' to Tue 27 Oct 17:40 CET or later",
+        }],
+        schema_overrides={k: UTC_TS for k in ("run_start_utc", "leg_end_utc", "legs_ready_utc", "move_to_utc")},
+    )  # fmt: skip
+    row = {
+        # The curve's levels at GENERATED; the quadriceps reach 0.1 31.4 h later.
+        "as_of_utc": GENERATED, "ready_at_utc": datetime(2026, 10, 27, 13, 26, tzinfo=UTC),
+        "limiting_region": "quadriceps", "quadriceps": 0.27305, "posterior_chain": 0.18203,
+        "calves": 0.02492, "threshold": 0.1,
+    }  # fmt: skip
+    return {
+        "coming_up": coming_up(
+            conflicts, start=day_start, end=day_start + timedelta(days=4, hours=1),
+            horizon_days=3, planned_kinds=["run", "leg_strength", "run"], tz=BERLIN,
+        ),
+        "leg_fatigue": leg_fatigue(row, "windows", BERLIN),
+        "runs_evidence": runs_evidence(_evidence()),
+    }  # fmt: skip
+
+
 def make_report(s: dict[str, Any] | None = None, **overrides: Any) -> Report:
     s = s or scenario()
     kwargs: dict[str, Any] = {
@@ -223,6 +315,7 @@ def make_report(s: dict[str, Any] | None = None, **overrides: Any) -> Report:
         "profile": PROFILE,
         "generated_at": GENERATED,
         "quarantined": s["quarantined"],
+        **s["sections"],
     }
     kwargs.update(overrides)
     return build_report(**kwargs)
@@ -230,7 +323,13 @@ def make_report(s: dict[str, Any] | None = None, **overrides: Any) -> Report:
 
 def html_page(s: dict[str, Any] | None = None) -> str:
     s = s or scenario()
-    return render_html(make_report(s), s["traces"], s["sessions"], timeline_flags=s["flags"])
+    return render_html(
+        make_report(s),
+        s["traces"],
+        s["sessions"],
+        timeline_flags=s["flags"],
+        fatigue_curve=s["curve"],
+    )
 
 
 def _golden(name: str, text: str) -> None:
@@ -265,7 +364,7 @@ def test_json_matches_golden() -> None:
 
 def test_scenario_flags_and_day_contents() -> None:
     report = make_report().to_json_dict()
-    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.1"
+    assert report["schema_version"] == REPORT_SCHEMA_VERSION == "1.2"
     # intense_24h cites S2, S3 and easy_in_window S3: each key once, in key order.
     assert [e["key"] for e in report["evidence"]] == ["S2", "S3"]
     assert report["evidence"][0]["citation"] == "Doma et al. 2019, Sports Med Open 5:21"
@@ -450,7 +549,8 @@ def test_html_is_self_contained_and_well_formed() -> None:
     text = " ".join(" ".join(parser.text).split())
     for f in make_report(s).flags:
         assert " ".join(f.message.split()) in text
-    assert page.count("<svg") == 6  # (two flagged runs + the timeline) x (wide, narrow)
+    # (two flagged runs + the timeline + the legs' curve) x (wide, narrow)
+    assert page.count("<svg") == 8
     lowered = page.lower()
     for needle in (
         'src="http',
@@ -611,7 +711,7 @@ def test_each_plot_has_a_phone_sized_drawing_with_its_own_ids() -> None:
 
     page = html_page(scenario())
     svgs = _svgs(page)
-    assert [v for v, _ in svgs] == ["wide", "narrow"] * 3
+    assert [v for v, _ in svgs] == ["wide", "narrow"] * 4
     for variant, svg in svgs:
         width_pt = float(re.search(r'width="([\d.]+)pt"', svg).group(1))  # type: ignore[union-attr]
         # A narrow drawing fits a 360 px phone (~320 px for the plot) at >= 0.9 px per pt, so
@@ -633,8 +733,9 @@ def test_each_plot_has_a_phone_sized_drawing_with_its_own_ids() -> None:
 
 def test_wide_tables_scroll_inside_the_page() -> None:
     page = html_page(scenario())
-    assert page.count("<table") == 2
-    assert page.count('<div class="scroll"><table') == 2
+    # Sessions, load context and the three measures of "What your runs say".
+    assert page.count("<table") == 5
+    assert page.count('<div class="scroll"><table') == 5
     assert ".scroll { overflow-x: auto;" in page
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -93,12 +94,7 @@ def refresh_fatigue(store: Store, settings: Settings, athlete_id: str, now: date
     cfg = fatigue_settings(athlete)
     doses = compute_doses(store, athlete_id, cfg)
     past = doses.filter(pl.col("time_utc") <= now)
-    ready_at = fg.legs_ready_at(past, now, cfg)
-    per_region = fg.region_ready_at(past, now, cfg)
-    levels = fg.fatigue_at(past, now, cfg)
-    pending = {r: t for r, t in per_region.items() if t is not None}
-    # The region ready last; on a tie the first in REGIONS order (quadriceps first).
-    limiting = max(pending, key=lambda r: (pending[r], -REGIONS.index(r))) if pending else None
+    ready_at, limiting, levels = _ready(past, now, cfg)
     start = _hour_floor(now - timedelta(days=athlete.recovery.fatigue.curve_days))
     end = _hour_floor(now) + STEP
     if ready_at is not None:
@@ -134,6 +130,41 @@ def refresh_fatigue(store: Store, settings: Settings, athlete_id: str, now: date
         curve_points=curve.height,
         doses=doses.height,
     )
+
+
+def _ready(
+    past: pl.DataFrame, at: datetime, cfg: fg.FatigueSettings
+) -> tuple[datetime | None, Region | None, dict[Region, float]]:
+    """The ready instant, the region ready last and each region's level at ``at``."""
+    ready_at = fg.legs_ready_at(past, at, cfg)
+    per_region = fg.region_ready_at(past, at, cfg)
+    pending = {r: t for r, t in per_region.items() if t is not None}
+    # The region ready last; on a tie the first in REGIONS order (quadriceps first).
+    limiting = max(pending, key=lambda r: (pending[r], -REGIONS.index(r))) if pending else None
+    return ready_at, limiting, fg.fatigue_at(past, at, cfg)
+
+
+def legs_at(
+    store: Store, settings: Settings, athlete_id: str, at: datetime, since: datetime
+) -> tuple[dict[str, Any] | None, pl.DataFrame]:
+    """The legs as of ``at`` from the stored doses, nothing written (a report of a past day):
+    a row shaped like ``fatigue_sql.latest_legs_ready``'s and the hourly curve over
+    ``[since, at]``. ``(None, empty curve)`` when refresh has stored no doses yet."""
+    at = fg.utc_instant(at, "at")
+    cfg = fatigue_settings(settings.athlete(athlete_id))
+    doses = fq.fatigue_doses(store, athlete_id)
+    if doses.height == 0:
+        return None, fg.fatigue_curve(doses, _hour_floor(since), _hour_floor(at), STEP, cfg)
+    past = doses.filter(pl.col("time_utc") <= at)
+    ready_at, limiting, levels = _ready(past, at, cfg)
+    row: dict[str, Any] = {
+        "as_of_utc": at,
+        "ready_at_utc": ready_at,
+        "limiting_region": limiting.value if limiting else None,
+        **{r.value: levels[r] for r in REGIONS},
+        "threshold": cfg.threshold,
+    }
+    return row, fg.fatigue_curve(past, _hour_floor(since), _hour_floor(at), STEP, cfg)
 
 
 def fatigue_flags(

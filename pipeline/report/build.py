@@ -34,6 +34,7 @@ from pipeline.report.model import (
     Summary,
     Zone,
 )
+from pipeline.report.sections import ComingUp, LegFatigue, RunsEvidence
 
 if TYPE_CHECKING:
     from pipeline.derive.metrics import HrProfile
@@ -263,6 +264,9 @@ def build_report(
     generated_at: datetime,
     quarantined: Sequence[Mapping[str, Any]] | None,
     zone_model: str = "hrmax",
+    coming_up: ComingUp | None = None,
+    leg_fatigue: LegFatigue | None = None,
+    runs_evidence: RunsEvidence | None = None,
 ) -> Report:
     """The report of ``local_date``.
 
@@ -271,7 +275,8 @@ def build_report(
     started this day are kept), ``legs`` from ``legs_state`` at the end of the day, ``load``
     from ``load_context``, ``quarantined`` the files to look at (``status`` ``partial`` ones are
     told apart). Optional session columns used when present: ``elapsed_s``, ``distance_m``,
-    ``avg_hr``, ``max_hr``, ``reason`` (the classification's).
+    ``avg_hr``, ``max_hr``, ``reason`` (the classification's). The sections of issues 13 and
+    14 come built (``report.sections``); one left None is left out of every format.
     """
     if generated_at.tzinfo is None:
         raise ReportError("generated_at must be tz-aware")
@@ -330,6 +335,9 @@ def build_report(
         # Not stored and stored-with-a-loss are told apart (a partial file is not quarantined).
         quarantined=tuple(_file(q) for q in files if not _partial(q)),
         partial=tuple(_file(q) for q in files if _partial(q)),
+        coming_up=coming_up,
+        leg_fatigue=leg_fatigue,
+        runs_evidence=runs_evidence,
     )
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 
 import polars as pl
 from markupsafe import Markup
 
+from pipeline.derive.recovery import SEVERITY_RANK
 from pipeline.report import palette
+from pipeline.report import sections as sc
 from pipeline.report.figures import Drawing, TimelineFlag, figure_style, hr_plot, timeline_plot
+from pipeline.report.figures_legs import RunMark, curve_window, fatigue_plot
 from pipeline.report.model import Flag, Report, SessionEntry
 from pipeline.report.templating import finish, template
 from pipeline.report.text import fmt, headline, legs_sentence, when
@@ -72,12 +76,51 @@ def _timeline_flags(report: Report, frame: pl.DataFrame | None) -> list[Timeline
     ]
 
 
+def _run_marks(timeline: pl.DataFrame, flags: list[TimelineFlag]) -> list[RunMark]:
+    """The runs of ``timeline`` with their strongest flag's severity (None: not flagged)."""
+    worst: dict[str, str] = {}
+    for f in flags:
+        old = worst.get(f.run_activity_id)
+        if old is None or SEVERITY_RANK.get(f.severity, 0) > SEVERITY_RANK.get(old, 0):
+            worst[f.run_activity_id] = f.severity
+    runs = timeline.filter(pl.col("kind") == "run")
+    intensity = runs["intensity"] if "intensity" in runs.columns else [None] * runs.height
+    return [
+        RunMark(start, None if i is None else str(i), worst.get(str(aid)))
+        for aid, start, i in zip(runs["activity_id"], runs["start_utc"], intensity, strict=True)
+    ]
+
+
+def _fatigue_drawing(
+    report: Report, curve: pl.DataFrame | None, timeline: pl.DataFrame, flags: list[TimelineFlag]
+) -> Drawing | None:
+    f = report.leg_fatigue
+    if f is None or curve is None or f.threshold is None:
+        return None
+    start, end = (t.astimezone(UTC) for t in curve_window(report.day))
+    if curve.filter(pl.col("time_utc").is_between(start, end)).height == 0:
+        return None
+    marks = _run_marks(timeline, flags)
+    return _svg_markup(fatigue_plot(report.day, report.tz, curve, f.threshold, marks, f.ready_at))
+
+
+def _evidence_tables(report: Report) -> list[tuple[str, list[sc.EvidenceRow]]]:
+    e = report.runs_evidence
+    if e is None:
+        return []
+    return [
+        (sc.measure_words(m.value), [r for r in e.rows if r.measure == m.value])
+        for m in sc.MEASURE_WORDS
+    ]
+
+
 def render_html(
     report: Report,
     hr_traces: Mapping[str, pl.DataFrame],
     timeline: pl.DataFrame,
     *,
     timeline_flags: pl.DataFrame | None = None,
+    fatigue_curve: pl.DataFrame | None = None,
 ) -> str:
     """The report as a self-contained HTML page.
 
@@ -85,6 +128,8 @@ def render_html(
     without samples get a note instead of a plot. ``timeline`` holds the sessions of the last
     four weeks (``activity_id, kind, start_utc, intensity, heavy``); ``timeline_flags`` are
     the ``recovery_flags`` rows to draw on it (default: the report's own flags).
+    ``fatigue_curve`` (``time_utc, region, fatigue``) is drawn over the 7 days up to the end of
+    the day with the timeline's runs marked, when the report has its ``leg_fatigue``.
     """
     plots: list[_Plot] = []
     with figure_style():
@@ -97,7 +142,9 @@ def render_html(
             else:
                 d = hr_plot(f.flag_id, f.run_start, trace, report.hr_profile.zones)
                 plots.append(_Plot(f, _svg_markup(d)))
-        tl = timeline_plot(report.day, report.tz, timeline, _timeline_flags(report, timeline_flags))
+        tl_flags = _timeline_flags(report, timeline_flags)
+        tl = timeline_plot(report.day, report.tz, timeline, tl_flags)
+        legs_plot = _fatigue_drawing(report, fatigue_curve, timeline, tl_flags)
     files = report.files_to_look_at()
     page = template("report.html.j2").render(
         report=report,
@@ -110,6 +157,23 @@ def render_html(
         else palette.OK_COLOUR,
         plots=plots,
         timeline=_svg_markup(tl),
+        legs_plot=legs_plot,
+        fatigue_text=None
+        if report.leg_fatigue is None
+        else sc.fatigue_sentence(report.leg_fatigue, when),
+        coming_up_text=None
+        if report.coming_up is None
+        else sc.coming_up_sentence(report.coming_up),
+        conflict_line=lambda c: sc.conflict_line(c, when),
+        region_words=sc.REGION_WORDS,
+        evidence_tables=_evidence_tables(report),
+        evidence_intro=None
+        if report.runs_evidence is None
+        else sc.evidence_intro(report.runs_evidence),
+        suggestions=[]
+        if report.runs_evidence is None
+        else sc.suggestion_lines(report.runs_evidence),
+        difference=sc.difference_text,
         load=_load_cells(report),
         files=files,
         files_total=sum(len(g.lines) for g in files),

@@ -10,6 +10,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 
+from pipeline.report import sections as sc
 from pipeline.report.model import Report, SessionEntry
 from pipeline.report.text import fmt, headline, legs_sentence, when
 
@@ -152,8 +153,51 @@ def _files(report: Report) -> list[str]:
     return out
 
 
+def _leg_fatigue(report: Report) -> list[str]:
+    f = report.leg_fatigue
+    if f is None:
+        return []
+    out = ["## Legs as a curve", "", *_wrap(sc.fatigue_sentence(f, when), "")]
+    if f.levels:
+        out += ["", *_wrap(f"Levels (threshold {f.threshold:g}): {sc.levels_line(f)}.", "")]
+    return [*out, ""]
+
+
+def _coming_up(report: Report) -> list[str]:
+    c = report.coming_up
+    if c is None:
+        return []
+    out = ["## Coming up", "", *_wrap(sc.coming_up_sentence(c), ""), ""]
+    for conflict in c.conflicts:
+        out += _wrap(f"**{conflict.severity.upper()}** " + sc.conflict_line(conflict, when))
+    return [*out, ""] if c.conflicts else out
+
+
+def _runs_evidence(report: Report) -> list[str]:
+    e = report.runs_evidence
+    if e is None:
+        return []
+    out = ["## What your runs say", "", *_wrap(sc.evidence_intro(e), ""), ""]
+    for measure in sc.MEASURE_WORDS:
+        rows = [r for r in e.rows if r.measure == measure.value]
+        out += [f"**{sc.measure_words(measure.value)}**", ""]
+        out += _table(
+            ["Hours since legs", "Runs", "Baseline runs", "Difference [interval]", "Verdict"],
+            [
+                [r.bucket, str(r.n), str(r.baseline_n), sc.difference_text(r), r.verdict]
+                for r in rows
+            ],
+            right={1, 2},
+        )
+        out.append("")
+    for line in sc.suggestion_lines(e):
+        out += _wrap(line)
+    return [*out, ""]
+
+
 def render_markdown(report: Report) -> str:
-    """The report as Markdown: headline, flags, legs, sessions, load, HR profile, files."""
+    """The report as Markdown: headline, flags, legs (state, curve), coming up, sessions, load,
+    HR profile, files, what the runs say."""
     athlete = report.athlete
     out: list[str] = [
         f"# Recovery report: {athlete.name or athlete.id}, {report.date:%a %d %b %Y}",
@@ -169,9 +213,12 @@ def render_markdown(report: Report) -> str:
     out += ["", f"**{headline(report)}**", ""]
     out += _flags(report)
     out += ["## Legs at the end of the day", "", *_wrap(legs_sentence(report.legs), ""), ""]
+    out += _leg_fatigue(report)
+    out += _coming_up(report)
     out += _sessions(report)
     out += _load(report)
     out += _hr_profile(report)
     out += _files(report)
+    out += _runs_evidence(report)
     out.append(f"_legday report schema {report.schema_version}._")
     return "\n".join(out) + "\n"

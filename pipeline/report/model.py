@@ -17,8 +17,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipeline.derive.recovery import Severity
+from pipeline.report.sections import ComingUp, LegFatigue, RunsEvidence
 
-REPORT_SCHEMA_VERSION = "1.1"  # 1.1 added "evidence"
+REPORT_SCHEMA_VERSION = "1.2"  # 1.1 added "evidence"; 1.2 coming_up, leg_fatigue, runs_evidence
 #: The JSON Schema of ``render_json`` output (read it with ``json.loads(path.read_text())``).
 REPORT_SCHEMA_PATH = Path(__file__).with_name("schema.json")
 
@@ -26,6 +27,9 @@ LOAD_LABEL = (
     "Context only: systemic training load from heart rate. It does not decide the flags, "
     "which look at leg sessions and run intensity."
 )
+
+#: Sections a report may go without (schema 1.2); absent from the JSON when not given.
+OPTIONAL_SECTIONS = ("coming_up", "leg_fatigue", "runs_evidence")
 
 #: A value of a file's record (``FileToLookAt.record``) as the JSON carries it.
 JsonScalar = str | float | int | bool | None
@@ -227,6 +231,10 @@ class Report:
     quarantined: tuple[FileToLookAt, ...]
     partial: tuple[FileToLookAt, ...]
     schema_version: str = REPORT_SCHEMA_VERSION
+    # Since 1.2; None: not given to ``build_report`` (left out of the JSON and the pages).
+    coming_up: ComingUp | None = None
+    leg_fatigue: LegFatigue | None = None
+    runs_evidence: RunsEvidence | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -245,7 +253,8 @@ class Report:
         """The report as ``schema.json`` lays it out (stamps, lists and plain values)."""
         out = _jsonable(self)
         assert isinstance(out, dict)
-        return out
+        # The 1.2 sections are optional: a report without them keeps the 1.1 layout.
+        return {k: v for k, v in out.items() if v is not None or k not in OPTIONAL_SECTIONS}
 
 
 def _stamp(ts: datetime) -> dict[str, str]:

@@ -24,3 +24,5 @@ OTHER_COLOUR = "#78909c"
 OK_COLOUR = "#2e7d32"  # no flags; legs ready
 RECOVERING_COLOUR = "#e65100"
 NEUTRAL_COLOUR = "#555"  # a severity the palette does not know
+#: Leg regions of the fatigue curve (issue 14), in the order the model lists them.
+REGION_COLOURS = {"quadriceps": "#1565c0", "posterior_chain": "#6a1b9a", "calves": "#00897b"}

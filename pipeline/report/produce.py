@@ -15,17 +15,22 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.config import Settings
+from pipeline.derive import fatigue_service
 from pipeline.derive import metrics as mt
 from pipeline.derive import recovery as rc
 from pipeline.derive.refresh import LOAD_HISTORY_DAYS, hr_profile, session_frame
 from pipeline.errors import ReportError
+from pipeline.plans import service as plans_service
 from pipeline.report import index as report_index
+from pipeline.report import sections as sc
 from pipeline.report.build import build_report, day_bounds
 from pipeline.report.figures import TIMELINE_DAYS
+from pipeline.report.figures_legs import CURVE_DAYS
 from pipeline.report.html import render_html
 from pipeline.report.markdown import render_markdown
 from pipeline.report.model import Report, render_json
 from pipeline.store import db as st
+from pipeline.store import plans_sql
 from pipeline.store import report_sql as sql
 from pipeline.store.derive_sql import load_hr
 
@@ -38,6 +43,7 @@ class DayReport:
     traces: dict[str, pl.DataFrame]  # flagged run's activity_id -> its HR samples (ts, bpm)
     timeline: pl.DataFrame  # the sessions of the four weeks
     timeline_flags: pl.DataFrame  # the recovery_flags rows of those weeks
+    fatigue_curve: pl.DataFrame | None = None  # time_utc, region, fatigue of the last 7 days
 
     def render(self) -> dict[str, str]:
         """Markdown, JSON and self-contained HTML, by file extension."""
@@ -45,7 +51,11 @@ class DayReport:
             "md": render_markdown(self.report),
             "json": render_json(self.report),
             "html": render_html(
-                self.report, self.traces, self.timeline, timeline_flags=self.timeline_flags
+                self.report,
+                self.traces,
+                self.timeline,
+                timeline_flags=self.timeline_flags,
+                fatigue_curve=self.fatigue_curve,
             ),
         }
 
@@ -61,6 +71,11 @@ def daily_report(
     """The report of one local day, plus the HR traces of its flagged runs and a 4-week timeline.
 
     Files quarantined or partial since the day before are listed for a person to look at.
+    The sections of issues 13 and 14 (``report.sections``) read what the store keeps: the
+    conflicts stored by the last plan check from the day's start to the end of the local day
+    ``plans.horizon_days`` later; the legs' levels, ready time and 7 days' curve as of the end
+    of the day (or ``generated_at``, when earlier) from the stored doses; and what the
+    athlete's runs say (the whole history; nothing is stored or applied).
     """
     athlete = settings.athlete(athlete_id)
     start, end = day_bounds(day, athlete.tz)
@@ -78,6 +93,13 @@ def daily_report(
         sessions.select([c for c in metric_cols if c == "activity_id" or c.startswith("trimp")]),
         athlete.tz,
     )
+    # The legs as of the end of the day (or now, for today), from the stored doses: the latest
+    # ready row is as of the last refresh, which may be long after a past day.
+    legs_row, curve = fatigue_service.legs_at(
+        store, settings, athlete_id, min(end, generated_at), end - timedelta(days=CURVE_DAYS)
+    )
+    coming_up, runs_evidence = _sections(store, settings, athlete_id, day)
+    leg_fatigue = sc.leg_fatigue(legs_row, athlete.recovery.model, athlete.tz)
     report = build_report(
         athlete_id=athlete_id,
         athlete_name=athlete.name or athlete_id,
@@ -92,6 +114,9 @@ def daily_report(
         generated_at=generated_at,
         quarantined=quarantined,
         zone_model=athlete.intensity.zone_model,
+        coming_up=coming_up,
+        leg_fatigue=leg_fatigue,
+        runs_evidence=runs_evidence,
     )
     flagged = flags["run_activity_id"].to_list()
     traces: dict[str, pl.DataFrame] = {}
@@ -104,7 +129,28 @@ def daily_report(
     timeline_from = end - timedelta(days=TIMELINE_DAYS)
     timeline = sessions.filter(pl.col("start_utc") >= timeline_from)
     timeline_flags = sql.flags_between(store, athlete_id, timeline_from, end)
-    return DayReport(report, traces, timeline, timeline_flags)
+    return DayReport(report, traces, timeline, timeline_flags, curve)
+
+
+def _sections(
+    store: st.Store, settings: Settings, athlete_id: str, day: date
+) -> tuple[sc.ComingUp, sc.RunsEvidence]:
+    """``build_report``'s ``coming_up`` and ``runs_evidence`` of ``day``."""
+    athlete = settings.athlete(athlete_id)
+    start, _ = day_bounds(day, athlete.tz)
+    horizon = settings.plans.horizon_days
+    _, until = day_bounds(day + timedelta(days=horizon), athlete.tz)
+    plans = plans_sql.load_plans(store, athlete_id, since=start, until=until)
+    coming_up = sc.coming_up(
+        plans_sql.conflicts_frame(store, athlete_id, since=start),
+        start=start,
+        end=until,
+        horizon_days=horizon,
+        planned_kinds=[p.kind for p in plans],
+        tz=athlete.tz,
+    )
+    evidence = fatigue_service.evidence_for(store, settings, athlete_id)
+    return coming_up, sc.runs_evidence(evidence)
 
 
 def write_report_files(
@@ -153,6 +199,10 @@ def produce_report(
     ``day=None`` picks the most telling day (``most_telling_day``). Shared by ``legday report``
     and the nightly flow, so both produce the same thing.
     """
+    # The stored conflicts are brought up to date first, so "Coming up" says what the plans
+    # are now (a plan added since the last evening check is checked too).
+    with st.open_store(settings.db_path, timeout_s=timeout_s, on_wait=on_wait) as s:
+        plans_service.check(s, settings, athlete_id, generated_at)
     with st.open_store(settings.db_path, read_only=True, timeout_s=timeout_s, on_wait=on_wait) as s:
         day = day or most_telling_day(s, settings, athlete_id)
         built = daily_report(s, settings, athlete_id, day, generated_at=generated_at)
