@@ -10,14 +10,35 @@ Fast: a small synthetic store per test, reports built from frames.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import jsonschema
 import polars as pl
+import pytest
 
 from pipeline.config import Settings
 from pipeline.derive import refresh as rf
+from pipeline.derive.evidence import EvidenceReport
+from pipeline.plans import service as plans_service
+from pipeline.report.figures import figure_style
+from pipeline.report.figures_legs import RunMark, fatigue_plot
+from pipeline.report.markdown import render_markdown
+from pipeline.report.model import REPORT_SCHEMA_PATH, Day, Report, render_json
+from pipeline.report.palette import INTENSITY_COLOURS, REGION_COLOURS, SEVERITY_COLOURS
+from pipeline.report.produce import daily_report
+from pipeline.report.sections import (
+    ComingUpStatus,
+    coming_up,
+    coming_up_sentence,
+    difference_text,
+    runs_evidence,
+    suggestion_lines,
+)
 from pipeline.store import fatigue_sql as fq
 from pipeline.store.db import Store, open_store
 
@@ -173,3 +194,210 @@ def test_the_curve_is_refreshed_when_nothing_new_came_in(tmp_path: Path) -> None
     with open_store(db, read_only=True) as store:
         row = fq.latest_legs_ready(store, ATHLETE)
     assert row is not None and row["as_of_utc"] == later and row["ready_at_utc"] is None
+
+
+# -- the report's sections, through the store -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def planned_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, datetime, datetime]:
+    """The heavy lifter refreshed 13 h after the final session (a hard run 12 h after it), with
+    a planned hard run ~38 h and a planned easy run ~62 h after it, checked. Returns the store,
+    the final session's end and the check's instant."""
+    db = tmp_path_factory.mktemp("planned") / "planned.duckdb"
+    w, end = _lifter(HEAVY)
+    now = end + timedelta(hours=13)
+    w.write(db, now)
+    settings = _settings(db, "windows")
+    rf.refresh_store(settings, now=now)
+    with open_store(db) as store:
+        for hours, intensity, title in ((38, "hard", "Run: 6x800m"), (62, "easy", "Run: easy")):
+            when = end + timedelta(hours=hours)
+            plans_service.add_manual(
+                store, settings, ATHLETE, when, "run", now, intensity=intensity, title=title
+            )
+        plans_service.check(store, settings, ATHLETE, now)
+    return db, end, now
+
+
+def _day_report(db: Path, day: date, generated_at: datetime) -> Report:
+    with open_store(db, read_only=True) as store:
+        built = daily_report(
+            store, _settings(db, "windows"), ATHLETE, day, generated_at=generated_at
+        )
+    return built.report
+
+
+def _validate(report: Report) -> dict[str, Any]:
+    data = json.loads(render_json(report))
+    schema = json.loads(REPORT_SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.validate(data, schema)
+    return data
+
+
+def test_coming_up_shows_the_stored_conflict_of_a_planned_hard_run(
+    planned_store: tuple[Path, datetime, datetime],
+) -> None:
+    db, end, now = planned_store
+    report = _day_report(db, now.date(), now)
+    c = report.coming_up
+    assert c is not None and c.status == ComingUpStatus.CONFLICTS
+    assert (c.planned, c.planned_runs, c.horizon_days) == (2, 2, 3)
+    [conflict] = c.conflicts  # the easy run is no conflict
+    assert conflict.run_title == "Run: 6x800m" and conflict.severity == "warning"
+    assert conflict.hours_between == pytest.approx(38.0, abs=0.1)
+    # A heavy session: the legs are ready 72 h after its end, and the move says so.
+    assert conflict.legs_ready == end + timedelta(hours=72)
+    assert "move" in conflict.suggestion
+    data = _validate(report)
+    assert data["coming_up"]["conflicts"][0]["hours_between"] == conflict.hours_between
+    md = render_markdown(report)
+    coming = md[md.index("## Coming up") : md.index("## Sessions")]
+    assert "1 conflict among 2 planned sessions (2 runs)" in coming
+    assert "**WARNING** Run: 6x800m" in coming and "38.0 h after 'Squats'" in coming
+    assert "Suggestion: move" in coming
+
+
+def test_coming_up_tells_nothing_planned_from_no_conflicts(
+    planned_store: tuple[Path, datetime, datetime],
+) -> None:
+    db, end, now = planned_store
+    # Ten days later nothing is planned; the check found nothing there either.
+    later = now + timedelta(days=10)
+    quiet = _day_report(db, later.date(), later).coming_up
+    assert quiet is not None and quiet.status == ComingUpStatus.NOTHING_PLANNED
+    assert coming_up_sentence(quiet).startswith("Nothing planned from")
+    # The day of the easy run only (the hard one is before it): planned, nothing conflicts.
+    easy_day = (end + timedelta(hours=62)).date()
+    calm = coming_up(
+        pl.DataFrame(),
+        start=datetime.combine(easy_day, datetime.min.time(), UTC),
+        end=datetime.combine(easy_day, datetime.min.time(), UTC) + timedelta(days=4),
+        horizon_days=3,
+        planned_kinds=["run"],
+        tz=UTC,
+    )
+    assert calm.status == ComingUpStatus.NO_CONFLICTS
+    assert coming_up_sentence(calm).startswith("No conflicts in the next 3 days: 1 planned")
+
+
+def test_legs_as_a_curve_reads_the_stored_doses_as_of_the_report(
+    planned_store: tuple[Path, datetime, datetime],
+) -> None:
+    db, _, now = planned_store
+    report = _day_report(db, now.date(), now)
+    f = report.leg_fatigue
+    assert f is not None and f.model == "windows" and f.status == "recovering"
+    assert f.as_of == now.replace(microsecond=0)  # today's report: as of its making
+    with open_store(db, read_only=True) as store:
+        stored = fq.latest_legs_ready(store, ATHLETE)  # refresh's row, at the same instant
+    assert stored is not None and f.ready_at == stored["ready_at_utc"].replace(microsecond=0)
+    levels = {lv.region: lv for lv in f.levels}
+    assert levels["quadriceps"].above_threshold
+    assert levels["quadriceps"].level == pytest.approx(stored["quadriceps"], abs=1e-3)
+    # A week later, the report of that day says ready: its levels are as of its own end.
+    later = now + timedelta(days=7)
+    ready = _day_report(db, later.date(), later).leg_fatigue
+    assert ready is not None and ready.status == "ready" and ready.ready_at is None
+    assert all(not lv.above_threshold for lv in ready.levels)
+    data = _validate(report)
+    assert data["leg_fatigue"]["limiting_region"] == "quadriceps"
+    md = render_markdown(report)
+    assert "## Legs as a curve" in md and "Legs ready at" in md and "quadriceps 0." in md
+
+
+def test_the_html_plots_the_curve_with_the_flagged_run_highlighted(
+    planned_store: tuple[Path, datetime, datetime],
+) -> None:
+    db, _, now = planned_store
+    with open_store(db, read_only=True) as store:
+        built = daily_report(store, _settings(db, "windows"), ATHLETE, now.date(), generated_at=now)
+    assert built.fatigue_curve is not None and built.fatigue_curve.height > 0
+    page = built.render()["html"]
+    assert "<h2>Legs as a curve</h2>" in page
+    assert 'id="legs-wide-' in page and 'id="legs-narrow-' in page
+    assert "Flagged run: alert</span>" in page and "Threshold: ready below it</span>" in page
+
+
+def test_a_flagged_run_is_drawn_in_its_severity_colour() -> None:
+    day_start = datetime(2026, 3, 24, tzinfo=UTC)
+    day = Day(day_start, day_start + timedelta(days=1), 24.0)
+    times = [day_start - timedelta(days=2) + timedelta(hours=h) for h in range(0, 73)]
+    curve = pl.DataFrame(
+        {
+            "time_utc": times * 3,
+            "region": [r for r in REGION_COLOURS for _ in times],
+            "fatigue": [0.8 * 0.97**i for i in range(len(times))] * 3,
+        },
+        schema={"time_utc": pl.Datetime("us", "UTC"), "region": pl.String, "fatigue": pl.Float64},
+    )
+    run_at = day_start + timedelta(hours=8)
+    warning = SEVERITY_COLOURS["warning"]
+    with figure_style():
+        flagged = fatigue_plot(
+            day, ZoneInfo("UTC"), curve, 0.1, [RunMark(run_at, "hard", "warning")]
+        )
+        plain = fatigue_plot(day, ZoneInfo("UTC"), curve, 0.1, [RunMark(run_at, "hard", None)])
+    assert warning in flagged.wide and warning in flagged.narrow
+    assert warning not in plain.wide and INTENSITY_COLOURS["hard"] in plain.wide
+
+
+def test_what_your_runs_say_gives_n_and_never_a_bare_number(
+    planned_store: tuple[Path, datetime, datetime],
+) -> None:
+    db, _, now = planned_store
+    report = _day_report(db, now.date(), now)
+    e = report.runs_evidence
+    assert e is not None and e.applied is False
+    assert len(e.rows) == 9  # 3 measures x 3 buckets
+    # The one run has no laps to measure: nothing has enough data, so no number is shown.
+    assert e.runs_used == 0
+    assert all(r.difference is None and r.verdict == "not enough data" for r in e.rows)
+    data = _validate(report)
+    assert data["runs_evidence"]["applied"] is False
+    md = render_markdown(report)
+    says = md[md.index("## What your runs say") :]
+    assert says.count("not enough data") >= 9 and "No personal window suggested" in says
+    assert md.index("## What your runs say") > md.index("## Heart-rate profile")
+
+
+def test_a_difference_is_shown_with_its_interval() -> None:
+    from pipeline.derive.evidence import Bucket, BucketResult, Difference, Measure, Verdict
+
+    row = runs_evidence(
+        EvidenceReport(
+            (
+                BucketResult(
+                    Measure.EFFICIENCY,
+                    Bucket.H0_24,
+                    12,
+                    40,
+                    Difference(-5.71, -7.04, -4.18, "%"),
+                    Verdict.WORSE,
+                ),
+            ),
+            (),
+            48.0,
+            52,
+            0,
+            8,
+            0.95,
+            1 - 0.05 / 9,
+        )
+    )
+    assert difference_text(row.rows[0]) == "-5.7 % [-7.0, -4.2]"
+    assert suggestion_lines(row)[-1].startswith("Suggested personal window: 48 h, never applied")
+
+
+def test_a_report_without_the_sections_keeps_the_1_1_layout(
+    planned_store: tuple[Path, datetime, datetime],
+) -> None:
+    db, _, now = planned_store
+    bare = dataclasses.replace(
+        _day_report(db, now.date(), now), coming_up=None, leg_fatigue=None, runs_evidence=None
+    )
+    data = _validate(bare)
+    assert not {"coming_up", "leg_fatigue", "runs_evidence"} & set(data)
+    md = render_markdown(bare)
+    assert "## Coming up" not in md and "## Legs as a curve" not in md
+    assert "What your runs say" not in md
