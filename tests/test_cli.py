@@ -137,7 +137,7 @@ def test_report_writes_three_formats_and_prints_markdown(workdir: Path) -> None:
     files = sorted(p.name for p in (out / "sam").iterdir())
     assert files == ["2026-10-20.html", "2026-10-20.json", "2026-10-20.md"]
     doc = json.loads((out / "sam" / "2026-10-20.json").read_text())
-    assert doc["schema_version"] == "1.1" and doc["summary"]["alerts"] == 1
+    assert doc["schema_version"] == "1.2" and doc["summary"]["alerts"] == 1
     stored = run(
         "query",
         "select format from reports where local_date = '2026-10-20' order by 1",
