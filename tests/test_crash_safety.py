@@ -179,7 +179,7 @@ def kill_and_restart(
 
 #: An ingest in a child process that SIGKILLs its own process group (itself and its parser
 #: processes) at the ``n``-th call of a chosen point: inside a transaction of the plan's
-#: sightings, of a ``files`` row, of a bulk insert, or just after an outcome was committed.
+#: sightings, of a batch's ``files`` rows, of a bulk insert, or just after an outcome was committed.
 KILL_AT_A_CHOSEN_POINT = """
 import os, signal, sys
 from datetime import UTC, datetime
@@ -207,7 +207,7 @@ def before(owner, name):
 if where == "sightings":
     before(ingest_sql, "record_sightings")
 elif where == "file_row":
-    before(ingest_sql, "insert_file_row")
+    before(ingest_sql, "insert_file_rows")
 elif where == "frame":
     before(db.Store, "insert_frame")
 settings = load_settings(env={}, cwd=Path.cwd(), config=Path(config), db=Path(db_path))
@@ -218,9 +218,9 @@ ingest_paths(settings, [Path(inputs)], now=datetime.now(UTC), workers=2,
 #: (point, n): a fresh store first, then kills that land later and later in the work.
 CHOSEN_KILLS = [
     ("sightings", 1),  # the plan's first transaction, right after the migrations
-    ("file_row", 2),  # inside the writer's first batch, one files row written
-    ("frame", 4),  # inside a batch, between the bulk inserts of one file's tables
-    ("file_row", 9),  # deeper in the batch
+    ("file_row", 1),  # inside the writer's first batch, before its files rows (one insert)
+    ("frame", 4),  # inside a batch, between the bulk inserts of its tables
+    ("file_row", 2),  # inside a later batch (a second copy of a recording starts one)
     ("committed", 3),  # just after a batch was committed, before the derived tables
 ]
 

@@ -2,18 +2,21 @@
 activity rows (with their ids), what it supersedes, and its outcome. Nothing is written here.
 
 An activity's identity is its recording (device + FIT creation time), so a second copy with other
-bytes is a duplicate, and a complete copy supersedes a partial one. I/O: reads the store (the
-files with the same identity); the writer (``writer.py``) commits what is decided.
+bytes is a duplicate, and a complete copy supersedes a partial one. ``decide`` is pure (it gets
+the stored files with the same identity); ``decide_batch`` looks those up for a whole batch in one
+query (no per-file round-trip). The writer (``writer.py``) commits what is decided.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from pipeline.fit import PARSER_VERSION, ParsedFile
@@ -41,19 +44,6 @@ def activity_id(athlete_id: str, identity: str, session_index: int) -> str:
     return hashlib.sha256(f"{athlete_id}|{identity}|{session_index}".encode()).hexdigest()[:20]
 
 
-def _with_ids(
-    df: pl.DataFrame, athlete_id: str, ids: dict[int, str], *, keep_index: bool = False
-) -> pl.DataFrame:
-    """Attach athlete and activity ids to a per-session frame (rows of unknown sessions drop)."""
-    out = df.filter(pl.col("session_index").is_in(list(ids))).with_columns(
-        pl.col("session_index")
-        .replace_strict(list(ids), list(ids.values()), return_dtype=pl.String)
-        .alias("activity_id"),
-        pl.lit(athlete_id).alias("athlete_id"),
-    )
-    return out if keep_index else out.drop("session_index")
-
-
 def hr_spans(hr: pl.DataFrame) -> pl.DataFrame:
     """One ``hr_spans`` row per activity of a samples frame: first and last sample time, count."""
     return hr.group_by("athlete_id", "activity_id", maintain_order=True).agg(
@@ -63,6 +53,83 @@ def hr_spans(hr: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _stacked(frames: Sequence[pl.DataFrame], keys: Sequence[int]) -> pl.DataFrame:
+    """Frames one under the other with the key of the file each row came from (``_file``).
+
+    One concat and one column for the whole batch: per-file polars calls cost more than the rows.
+    """
+    out = pl.concat(frames, how="vertical_relaxed")
+    heights = [f.height for f in frames]
+    return out.with_columns(
+        pl.Series("_file", np.repeat(np.asarray(keys, dtype=np.int32), heights))
+    )
+
+
+def batch_frames(batch: Sequence[Pending]) -> dict[str, pl.DataFrame]:
+    """The rows of a batch of decided files, one frame per table (what the writer appends).
+
+    Rows of sessions that got no activity id drop (as in a file alone); ids, athlete and file
+    hash come from one join per table against the batch's (file, session) -> activity map.
+    """
+    with_ids = [(k, p) for k, p in enumerate(batch) if p.ids and p.parsed is not None]
+    out: dict[str, pl.DataFrame] = {}
+    if with_ids:
+        keys = [k for k, _p in with_ids]
+        sessions = pl.DataFrame(
+            {
+                "_file": [k for k, p in with_ids for _ in p.ids],
+                "session_index": [i for _k, p in with_ids for i in p.ids],
+                "activity_id": [a for _k, p in with_ids for a in p.ids.values()],
+                "athlete_id": [p.outcome.athlete_id for _k, p in with_ids for _ in p.ids],
+                "file_sha256": [p.outcome.sha256 for _k, p in with_ids for _ in p.ids],
+                "utc_offset_s": [
+                    p.parsed.info.utc_offset_s if p.parsed else None
+                    for _k, p in with_ids
+                    for _ in p.ids
+                ],
+                "time_plausible": [
+                    i not in _implausible_sessions(p.parsed) if p.parsed else True
+                    for _k, p in with_ids
+                    for i in p.ids
+                ],
+            },
+            schema_overrides={
+                "_file": pl.Int32,
+                "session_index": pl.Int32,
+                "utc_offset_s": pl.Int32,
+            },
+        )
+        ids = sessions.select("_file", "session_index", "activity_id", "athlete_id")
+
+        def joined(attr: str, how: pl.DataFrame, *, keep_index: bool = False) -> pl.DataFrame:
+            frames = [getattr(p.parsed, attr) for _k, p in with_ids]
+            df = _stacked(frames, keys).join(
+                how, on=["_file", "session_index"], how="inner", maintain_order="left"
+            )
+            return df.drop("_file") if keep_index else df.drop("_file", "session_index")
+
+        out["activities"] = joined("sessions", sessions, keep_index=True)
+        out["laps"] = joined("laps", ids)
+        out["hr_samples"] = joined("hr", ids)
+        out["hr_spans"] = hr_spans(out["hr_samples"])
+        out["strength_sets"] = joined("sets", ids)
+    steps = [(k, p) for k, p in enumerate(batch) if p.parsed is not None and p.parsed.steps.height]
+    if steps:
+        files = pl.DataFrame(
+            {
+                "_file": [k for k, _p in steps],
+                "athlete_id": [p.outcome.athlete_id for _k, p in steps],
+                "file_sha256": [p.outcome.sha256 for _k, p in steps],
+            },
+            schema_overrides={"_file": pl.Int32},
+        )
+        stacked = _stacked([p.parsed.steps for _k, p in steps if p.parsed], [k for k, _p in steps])
+        out["workout_steps"] = stacked.join(
+            files, on="_file", how="inner", maintain_order="left"
+        ).drop("_file")
+    return {name: df for name, df in out.items() if df.height}
+
+
 @dataclass
 class Pending:
     """One file decided but not yet written: its outcome, its rows, what it supersedes."""
@@ -70,15 +137,76 @@ class Pending:
     outcome: FileOutcome
     file_row: dict[str, Any] | None  # None: the bytes already have a row (a repeat), only seen
     sighting: tuple[str, str, str, datetime]
-    frames: dict[str, pl.DataFrame]
+    ids: dict[int, str]  # session index -> activity id (rows are built per batch: batch_frames)
     supersede: list[str]
     identity: tuple[str, str] | None
     size: int
-    parsed: ParsedFile | None
+    parsed: ParsedFile | None  # None: no rows to write (a duplicate, quarantined, a repeat)
+
+
+#: A stored or partial file of the same recording: (sha256, status, original_name).
+SameFile = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class ToDecide:
+    """A parsed file waiting for its batch's decision."""
+
+    path: str
+    athlete_id: str
+    sha256: str
+    size: int
+    parsed: ParsedFile
+    seen_as: str | None = None
+
+
+def same_recordings(
+    store: st.Store, items: Sequence[ToDecide]
+) -> dict[tuple[str, str], list[SameFile]]:
+    """(athlete, identity) -> its files in the store, for a batch: one query per athlete."""
+    by_athlete: dict[str, set[str]] = {}
+    for it in items:
+        ident = fit_identity(it.parsed)
+        if ident is not None and it.parsed.status != "quarantined":
+            by_athlete.setdefault(it.athlete_id, set()).add(ident)
+    found: dict[tuple[str, str], list[SameFile]] = {}
+    for athlete, idents in by_athlete.items():
+        for ident, rows in q.files_with_identities(store, athlete, sorted(idents)).items():
+            found[(athlete, ident)] = rows
+    return found
+
+
+def decide_batch(
+    store: st.Store,
+    items: Sequence[ToDecide],
+    *,
+    now: datetime,
+    known: Mapping[tuple[str, str], list[SameFile]] | None = None,
+) -> list[Pending]:
+    """Decide a batch of files with distinct identities against the store (one lookup query).
+
+    ``known`` replaces the lookup (the benchmark's raw append decides against an empty store).
+    """
+    same = same_recordings(store, items) if known is None else known
+    out = []
+    for it in items:
+        ident = fit_identity(it.parsed)
+        out.append(
+            decide(
+                athlete_id=it.athlete_id,
+                path=it.path,
+                sha256=it.sha256,
+                size=it.size,
+                parsed=it.parsed,
+                now=now,
+                seen_as=it.seen_as,
+                same=same.get((it.athlete_id, ident), []) if ident else [],
+            )
+        )
+    return out
 
 
 def decide(
-    store: st.Store,
     *,
     athlete_id: str,
     path: str,
@@ -87,8 +215,10 @@ def decide(
     parsed: ParsedFile,
     now: datetime,
     seen_as: str | None = None,
+    same: Sequence[SameFile] = (),
 ) -> Pending:
-    """What becomes of one parsed file, decided against what the store holds (no writes).
+    """What becomes of one parsed file, given the stored files of the same recording (``same``,
+    oldest first; see ``same_recordings``). Pure: no I/O.
 
     ``seen_as`` is where the file was seen, for ``file_sightings`` (default: ``path``).
     """
@@ -132,12 +262,11 @@ def decide(
         [],
         (athlete_id, identity) if identity else None,
         size,
-        parsed,
+        None,  # set below only when the file's rows are written
     )
     if parsed.status == "quarantined":
         return pending
     if identity is not None:
-        same = q.files_with_identity(store, athlete_id, identity)
         complete = [s for s in same if s[1] == "stored"]
         if complete or (same and parsed.status == "partial"):
             first = (complete or same)[0]
@@ -171,25 +300,7 @@ def decide(
     key = identity or f"sha256:{sha256}"
     ids = {int(i): activity_id(athlete_id, key, int(i)) for i in parsed.sessions["session_index"]}
     row["n_activities"] = len(ids)
-    if ids:
-        pending.frames["activities"] = _with_ids(
-            parsed.sessions, athlete_id, ids, keep_index=True
-        ).with_columns(
-            pl.lit(sha256).alias("file_sha256"),
-            pl.lit(info.utc_offset_s, pl.Int32).alias("utc_offset_s"),
-            ~pl.col("session_index")
-            .is_in(list(_implausible_sessions(parsed)))
-            .alias("time_plausible"),
-        )
-        pending.frames["laps"] = _with_ids(parsed.laps, athlete_id, ids)
-        hr = _with_ids(parsed.hr, athlete_id, ids)
-        pending.frames["hr_samples"] = hr
-        pending.frames["hr_spans"] = hr_spans(hr)
-        pending.frames["strength_sets"] = _with_ids(parsed.sets, athlete_id, ids)
-    if parsed.steps.height:
-        pending.frames["workout_steps"] = parsed.steps.with_columns(
-            pl.lit(athlete_id).alias("athlete_id"), pl.lit(sha256).alias("file_sha256")
-        )
+    pending.ids, pending.parsed = ids, parsed
     pending.outcome = FileOutcome(
         path,
         athlete_id,

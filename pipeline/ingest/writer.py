@@ -14,10 +14,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from pipeline.errors import StorageError, StoreUnavailable
-from pipeline.ingest.decide import Pending, crash_row, decide, fit_identity
+from pipeline.ingest.decide import (
+    Pending,
+    ToDecide,
+    batch_frames,
+    crash_row,
+    decide,
+    fit_identity,
+    same_recordings,
+)
 from pipeline.ingest.outcomes import FileOutcome, FileStatus, IngestReason, same_bytes
 from pipeline.ingest.plan import InRun
 from pipeline.ingest.workers import ParseResult
@@ -44,16 +50,16 @@ def _flush(store: st.Store, batch: Sequence[Pending]) -> None:
                     p.file_row["sha256"],
                     p.file_row["original_name"],
                 )
-            q.insert_file_row(store, p.file_row)
+        q.insert_file_rows(store, [p.file_row for p in batch if p.file_row is not None])
         q.record_sightings(store, [p.sighting for p in batch])
+        frames = batch_frames(batch)
         for table in _TABLES:
-            frames = [p.frames[table] for p in batch if table in p.frames]
-            if frames:
-                store.insert_frame(table, pl.concat(frames, how="vertical_relaxed"))
+            if table in frames:
+                store.insert_frame(table, frames[table])
 
 
 #: Files written per transaction by the single writer (each file stays all-or-nothing).
-WRITE_BATCH_FILES = 32
+WRITE_BATCH_FILES = 128
 
 
 def _raise_if_disk_full(exc: BaseException) -> None:
@@ -108,7 +114,7 @@ def write_results(
     store_ctx: Any = None
     store_obj: st.Store | None = None
     opened_at = 0.0
-    pending: list[Pending] = []
+    batch: list[Pending | ToDecide] = []  # arrival order; parsed files are decided at flush
     identities: set[tuple[str, str]] = set()
     taken: InRun = {}  # bytes decided in this call -> path of their first file
     pending_shas: set[tuple[str, str]] = set()
@@ -128,9 +134,51 @@ def write_results(
             return None
         return repeat(p.outcome.path, athlete, sha, hit[1], hit[0])
 
+    def close() -> None:
+        nonlocal store_obj, store_ctx
+        if store_ctx is not None:
+            store_ctx.__exit__(None, None, None)
+        store_obj, store_ctx = None, None
+
+    def decide_all(store: st.Store) -> tuple[list[Pending], list[FileOutcome]]:
+        """Decide the batch's parsed files with one identity lookup (their identities differ)."""
+        todo = [b for b in batch if isinstance(b, ToDecide)]
+        same = same_recordings(store, todo) if todo else {}
+        decided: list[Pending] = []
+        failed: list[FileOutcome] = []
+        for b in batch:
+            if isinstance(b, Pending):
+                decided.append(b)
+                continue
+            ident = fit_identity(b.parsed)
+            try:
+                decided.append(
+                    decide(
+                        athlete_id=b.athlete_id,
+                        path=b.path,
+                        sha256=b.sha256,
+                        size=b.size,
+                        parsed=b.parsed,
+                        now=now,
+                        seen_as=b.seen_as,
+                        same=same.get((b.athlete_id, ident), []) if ident else [],
+                    )
+                )
+            except Exception as exc:  # one file's failure must not lose the others
+                _raise_if_disk_full(exc)
+                taken.pop((b.athlete_id, b.sha256), None)  # not stored: a repeat is no duplicate
+                failed.append(_store_error(b.path, b.athlete_id, b.sha256, exc))
+        return decided, failed
+
     def flush() -> None:
-        if not pending or store_obj is None:
+        nonlocal store_obj, store_ctx, opened_at
+        if not batch:
             return
+        if store_obj is None:
+            store_ctx = st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait)
+            store_obj = store_ctx.__enter__()
+            opened_at = time.monotonic()
+        pending, failed = decide_all(store_obj)
         try:
             _flush(store_obj, pending)
             done = [p.outcome for p in pending]
@@ -156,18 +204,19 @@ def write_results(
                     done.append(
                         _store_error(p.outcome.path, p.outcome.athlete_id, p.outcome.sha256, one)
                     )
-        pending.clear()
+        batch.clear()
         identities.clear()
         pending_shas.clear()
-        for outcome in done:
+        for outcome in failed + done:
             on_done(outcome)
+        if time.monotonic() - opened_at > batch_seconds:
+            close()  # let waiting readers in
 
     try:
         for path, athlete, (sha, size, parsed, err) in results:
-            if store_obj is None:
-                store_ctx = st.open_store(db_path, timeout_s=lock_timeout_s, on_wait=on_wait)
-                store_obj = store_ctx.__enter__()
-                opened_at = time.monotonic()
+            if store_obj is not None and time.monotonic() - opened_at > batch_seconds:
+                flush()
+                close()
             if parsed is None or sha is None:
                 code = (
                     IngestReason.UNREADABLE
@@ -182,7 +231,7 @@ def write_results(
                 ):
                     on_done(FileOutcome(path, athlete, sha, FileStatus.QUARANTINED, code, err))
                     continue
-                pending.append(crash_row(path, athlete, known_sha, err, now, seen_as.get(path)))
+                batch.append(crash_row(path, athlete, known_sha, err, now, seen_as.get(path)))
                 taken[(athlete, known_sha)] = path
                 pending_shas.add((athlete, known_sha))
                 continue
@@ -191,39 +240,18 @@ def write_results(
             if (athlete, sha) in taken:
                 first = taken[(athlete, sha)]
                 first_name = seen_as.get(first, Path(first).name).rsplit("/", 1)[-1]
-                pending.append(repeat(path, athlete, sha, first_name, None))
+                batch.append(repeat(path, athlete, sha, first_name, None))
                 continue
             identity = fit_identity(parsed)
             if identity is not None and (athlete, identity) in identities:
                 flush()  # decide a second copy against the first one's committed rows
-            try:
-                decided = decide(
-                    store_obj,
-                    athlete_id=athlete,
-                    path=path,
-                    sha256=sha,
-                    size=size,
-                    parsed=parsed,
-                    now=now,
-                    seen_as=seen_as.get(path),
-                )
-            except StorageError:
-                raise
-            except Exception as exc:  # a store error for one file must not lose the others
-                on_done(_store_error(path, athlete, sha, exc))
-                continue
-            pending.append(decided)
+            batch.append(ToDecide(path, athlete, sha, size, parsed, seen_as.get(path)))
             taken[(athlete, sha)] = path
             pending_shas.add((athlete, sha))
-            if decided.identity is not None:
-                identities.add(decided.identity)
-            if len(pending) >= batch_files:
+            if identity is not None:
+                identities.add((athlete, identity))
+            if len(batch) >= batch_files:
                 flush()
-            if time.monotonic() - opened_at > batch_seconds:
-                flush()
-                store_ctx.__exit__(None, None, None)
-                store_obj, store_ctx = None, None
         flush()
     finally:
-        if store_ctx is not None:
-            store_ctx.__exit__(None, None, None)
+        close()

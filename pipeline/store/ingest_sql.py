@@ -42,6 +42,47 @@ def files_with_identity(store: Store, athlete_id: str, identity: str) -> list[tu
     ]
 
 
+def files_with_identities(
+    store: Store, athlete_id: str, identities: Sequence[str]
+) -> dict[str, list[tuple[str, str, str]]]:
+    """identity -> (sha256, status, original_name) of its stored or partial files, oldest first.
+
+    One query for a whole batch of files (the writer decides a batch at once).
+    """
+    if not identities:
+        return {}
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for ident, sha, status, name in store.rows(
+        "SELECT fit_identity, sha256, status, original_name FROM files WHERE athlete_id = ? "
+        "AND fit_identity IN (SELECT unnest(?::VARCHAR[])) AND status IN ('stored', 'partial') "
+        "ORDER BY first_seen_utc",
+        [athlete_id, list(identities)],
+    ):
+        found.setdefault(ident, []).append((sha, status, name))
+    return found
+
+
+def checkpoint(store: Store) -> None:
+    """Write the WAL into the database file (what closing the writer does anyway)."""
+    store.con.execute("CHECKPOINT")
+
+
+def row_counts(store: Store) -> dict[str, int]:
+    """Rows per ingest table (the benchmark's count of what the writer stored)."""
+    return {
+        t: int(store.scalar(f"SELECT count(*) FROM {t}"))
+        for t in ("files", "file_sightings", *_ACTIVITY_TABLES, "workout_steps")
+    }
+
+
+def table_frames(store: Store) -> dict[str, pl.DataFrame]:
+    """Every row of the ingest tables (the benchmark appends them raw into another store)."""
+    return {
+        t: store.frame(f"SELECT * FROM {t}")
+        for t in ("files", "file_sightings", *_ACTIVITY_TABLES, "workout_steps")
+    }
+
+
 def record_sightings(store: Store, rows: Sequence[tuple[str, str, str, Any]]) -> None:
     """Many sightings in one insert (already known ones are kept as they were)."""
     if not rows:
@@ -60,6 +101,39 @@ def record_sightings(store: Store, rows: Sequence[tuple[str, str, str, Any]]) ->
         ),
         or_ignore=True,
     )
+
+
+#: The ``files`` columns the writer fills, as polars types (migration 0001).
+_FILES_SCHEMA: dict[str, Any] = {
+    "athlete_id": pl.String,
+    "sha256": pl.String,
+    "status": pl.String,
+    "reason_code": pl.String,
+    "message": pl.String,
+    "warnings": pl.List(pl.Struct({"code": pl.String, "message": pl.String})),
+    "original_name": pl.String,
+    "size_bytes": pl.Int64,
+    "file_type": pl.String,
+    "manufacturer": pl.String,
+    "product": pl.String,
+    "serial_number": pl.UInt64,
+    "time_created": pl.Datetime("us", "UTC"),
+    "utc_offset_s": pl.Int32,
+    "fit_identity": pl.String,
+    "duplicate_of": pl.String,
+    "n_messages": pl.Int32,
+    "n_activities": pl.Int32,
+    "parser_version": pl.String,
+    "first_seen_utc": pl.Datetime("us", "UTC"),
+}
+
+
+def insert_file_rows(store: Store, rows: Sequence[dict[str, Any]]) -> None:
+    """Many ``files`` rows in one insert (a batch of the writer; missing keys are NULL)."""
+    if not rows:
+        return
+    cols = {c: [r.get(c) for r in rows] for c in _FILES_SCHEMA}
+    store.insert_frame("files", pl.DataFrame(cols, schema=_FILES_SCHEMA))
 
 
 def insert_file_row(store: Store, row: dict[str, Any]) -> None:
