@@ -233,17 +233,17 @@ def test_serve_recovers_by_itself_after_sigkills(
         # Kill points are read from serve's own log, so they do not depend on the machine's speed.
         # 1. The run was just requested (scheduled, not started yet).
         serve.start()
-        wait_for(lambda: "new flow run" in serve.current_log(), 90, "a first ingest run")
+        wait_for(lambda: "new flow run" in serve.current_log(), 180, "a first ingest run")
         serve.kill_tree()
         # 2. The run has taken the files and the ingest begins.
         serve.start()
-        wait_for(lambda: "file(s): " in serve.current_log(), 90, "a run taking files")
+        wait_for(lambda: "file(s): " in serve.current_log(), 180, "a run taking files")
         serve.kill_tree()
         # 3. The ingest task finished (files stored and moved), the refresh runs; the Prefect
         #    server is killed as well.
         serve.start()
         wait_for(
-            lambda: "Task run 'ingest and file" in serve.current_log(), 90, "an ingest finishing"
+            lambda: "Task run 'ingest and file" in serve.current_log(), 180, "an ingest finishing"
         )
         serve.kill_tree()
         assert server.proc is not None
@@ -252,10 +252,10 @@ def test_serve_recovers_by_itself_after_sigkills(
         server.start(timeout_s=120)
         # Restart: no person involved from here on.
         serve.start()
-        wait_for(lambda: not any(inbox.iterdir()), 120, "the inbox draining after the kills")
+        wait_for(lambda: not any(inbox.iterdir()), 180, "the inbox draining after the kills")
         wait_for(
             lambda: count("SCHEDULED", "PENDING", "RUNNING") == 0,
-            60,
+            180,
             "the last run finishing",
         )
         # A burst while serve runs: coalesced into few runs, one pending at most.
@@ -263,10 +263,10 @@ def test_serve_recovers_by_itself_after_sigkills(
         for i, f in enumerate(files[:6]):
             shutil.copy(f, inbox / f"again-{i}.fit")
             time.sleep(0.15)
-        wait_for(lambda: not any(inbox.iterdir()), 90, "the burst being taken")
+        wait_for(lambda: not any(inbox.iterdir()), 180, "the burst being taken")
         wait_for(
             lambda: count("SCHEDULED", "PENDING", "RUNNING") == 0 and count("COMPLETED") > 0,
-            60,
+            180,
             "burst runs",
         )
         # The flow-run process exits a moment after its run completed; a stop before that
