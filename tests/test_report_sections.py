@@ -342,11 +342,23 @@ def test_a_flagged_run_is_drawn_in_its_severity_colour() -> None:
     assert warning not in plain.wide and INTENSITY_COLOURS["hard"] in plain.wide
 
 
+def test_what_your_runs_say_is_in_the_sunday_report_only(
+    planned_store: tuple[Path, datetime, datetime],
+) -> None:
+    db, _, now = planned_store
+    assert now.date().weekday() != 6
+    weekday = _day_report(db, now.date(), now)
+    assert weekday.runs_evidence is None
+    assert "What your runs say" not in render_markdown(weekday)
+    assert "runs_evidence" not in _validate(weekday)
+
+
 def test_what_your_runs_say_gives_n_and_never_a_bare_number(
     planned_store: tuple[Path, datetime, datetime],
 ) -> None:
     db, _, now = planned_store
-    report = _day_report(db, now.date(), now)
+    sunday = now.date() + timedelta(days=6 - now.date().weekday())
+    report = _day_report(db, sunday, now)
     e = report.runs_evidence
     assert e is not None and e.applied is False
     assert len(e.rows) == 9  # 3 measures x 3 buckets

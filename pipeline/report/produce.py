@@ -34,6 +34,11 @@ from pipeline.store import plans_sql
 from pipeline.store import report_sql as sql
 from pipeline.store.derive_sql import load_hr
 
+#: "What your runs say" is the weekly view: the report of a Sunday carries it. It reads every
+#: run's laps and heart rate (about 1 s on three years of history), which a daily report
+#: should not pay every day.
+EVIDENCE_WEEKDAY = 6
+
 
 @dataclass(frozen=True)
 class DayReport:
@@ -74,8 +79,8 @@ def daily_report(
     The sections of issues 13 and 14 (``report.sections``) read what the store keeps: the
     conflicts stored by the last plan check from the day's start to the end of the local day
     ``plans.horizon_days`` later; the legs' levels, ready time and 7 days' curve as of the end
-    of the day (or ``generated_at``, when earlier) from the stored doses; and what the
-    athlete's runs say (the whole history; nothing is stored or applied).
+    of the day (or ``generated_at``, when earlier) from the stored doses; and, on a Sunday,
+    what the athlete's runs say (the whole history; nothing is stored or applied).
     """
     athlete = settings.athlete(athlete_id)
     start, end = day_bounds(day, athlete.tz)
@@ -134,8 +139,8 @@ def daily_report(
 
 def _sections(
     store: st.Store, settings: Settings, athlete_id: str, day: date
-) -> tuple[sc.ComingUp, sc.RunsEvidence]:
-    """``build_report``'s ``coming_up`` and ``runs_evidence`` of ``day``."""
+) -> tuple[sc.ComingUp, sc.RunsEvidence | None]:
+    """``build_report``'s ``coming_up`` and ``runs_evidence`` of ``day`` (a Sunday only)."""
     athlete = settings.athlete(athlete_id)
     start, _ = day_bounds(day, athlete.tz)
     horizon = settings.plans.horizon_days
@@ -149,6 +154,8 @@ def _sections(
         planned_kinds=[p.kind for p in plans],
         tz=athlete.tz,
     )
+    if day.weekday() != EVIDENCE_WEEKDAY:
+        return coming_up, None
     evidence = fatigue_service.evidence_for(store, settings, athlete_id)
     return coming_up, sc.runs_evidence(evidence)
 
