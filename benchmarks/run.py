@@ -52,6 +52,9 @@ TARGETS = {
     "report_ratio": ("<=", 1.5),
     "peak_pss_mb": ("<", 400.0),
     "prefect_overhead_pct": ("<", 10.0),
+    # issue 15: one writer keeps up with ten or more parser cores, and is a small part of a backfill
+    "writer_parse_cores": (">=", 10.0),
+    "writer_share_pct": ("<", 15.0),
 }
 
 
@@ -173,10 +176,32 @@ def child_flow(spec: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t1, "import_seconds": imported, "totals": totals}
 
 
+def child_writer(spec: dict[str, Any]) -> dict[str, Any]:
+    """The single writer alone (``benchmarks/writer.py``): the files parsed once and held (cached
+    beside the history), then stored; DuckDB's raw append of the same rows; one core's parse
+    rate on every ``sample_every``-th file, in this process."""
+    from benchmarks import writer as wr
+
+    files = [Path(f) for f in spec["files"]]
+    held, parse_s = wr.parse_held(
+        files, workers=spec["workers"], cache=Path(spec["cache"]), log=lambda m: None
+    )
+    figures = wr.measure(held, Path(spec["work"]), profile=spec.get("profile", False))
+    one_core = wr.parse_rate(files[:: spec["sample_every"]])
+    out = figures.as_dict()
+    out["parse_one_core_files_per_s"] = one_core
+    out["parse_cores_fed"] = figures.files_per_s / one_core
+    out["parse_held_s"] = parse_s
+    if figures.profile_text:
+        out["profile"] = figures.profile_text
+    return out
+
+
 CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "baseline": child_baseline,
     "backfill": child_backfill,
     "flow": child_flow,
+    "writer": child_writer,
 }
 
 
@@ -449,6 +474,9 @@ def run(
     figures["peak_rss_mb"] = back.peak_rss_mb
     figures["peak_pss_mb"] = back.peak_pss_mb
     figures["peak_rss_largest_mb"] = back.peak_rss_largest_mb
+    store_s = phases["store (single writer)"]
+    figures["writer_share_pct"] = 100.0 * store_s / p["seconds"]
+    figures.update(writer_only(files, h.root, workers, work, quick=quick, log=log))
 
     log("incremental: nightly run on the multi-year store vs an empty one ...")
     nightly = sorted(h.nightly.iterdir())
@@ -536,6 +564,50 @@ def run(
     return figures
 
 
+def writer_only(
+    files: list[Path],
+    cache: Path,
+    workers: int,
+    work: Path,
+    *,
+    quick: bool,
+    log: Callable[[str], None],
+    profile: bool = False,
+) -> dict[str, Any]:
+    """The writer-only figure (a child process): files/s and rows/s, DuckDB's raw append, and
+    how many parser cores the writer keeps up with."""
+    log("writer only: the files parsed once and held, then stored (and appended raw) ...")
+    spec = {
+        "files": [str(f) for f in files],
+        "workers": workers,
+        "cache": str(cache),
+        "work": str(work / "writer"),
+        "sample_every": 1 if quick else 16,
+        "profile": profile,
+    }
+    w = run_child("writer", spec, work).result
+    shutil.rmtree(work / "writer", ignore_errors=True)
+    return {"writer": w, "writer_parse_cores": w["parse_cores_fed"]}
+
+
+def writer_lines(f: dict[str, Any]) -> list[str]:
+    w = f["writer"]
+    lines = [
+        f"writer only (history parsed once and held, then stored): {w['files']} files, "
+        f"{w['rows']:,} rows in {w['writer_s']:.2f} s = {w['files_per_s']:.0f} files/s, "
+        f"{w['rows_per_s'] / 1e6:.2f} M rows/s",
+        f"DuckDB raw append of the same rows (one insert per table + checkpoint): "
+        f"{w['raw_append_s']:.2f} s = {w['raw_rows_per_s'] / 1e6:.2f} M rows/s; "
+        f"writer / raw = {w['writer_vs_raw']:.1f}x",
+        f"one core parses {w['parse_one_core_files_per_s']:.1f} files/s (legday's parser, every "
+        f"file of a sample, in one process): the writer keeps up with "
+        f"{w['parse_cores_fed']:.1f} parser cores",
+    ]
+    if "writer_share_pct" in f:
+        lines.append(f"writer share of the backfill: {f['writer_share_pct']:.1f} %")
+    return lines
+
+
 def table(f: dict[str, Any]) -> tuple[str, bool]:
     """The result table (target, measured, pass/fail) and whether every target is met."""
     b, p = f["baseline"], f["backfill"]
@@ -555,6 +627,8 @@ def table(f: dict[str, Any]) -> tuple[str, bool]:
     ]
     for name, secs in p["phases"].items():
         lines.append(f"  {name:<42} {secs:8.2f} s  {100 * secs / p['seconds']:5.1f} %")
+    if "writer" in f:
+        lines += writer_lines(f)
     inc, rep, pf = f["incremental"], f["report"], f["prefect"]
     lines += [
         f"incremental (3 files + refresh + report): multi-year {inc['multi_s']:.2f} s, "
@@ -575,9 +649,13 @@ def table(f: dict[str, Any]) -> tuple[str, bool]:
         ("report_ratio", "report multi/empty", "{:.2f}x"),
         ("peak_pss_mb", "backfill peak memory (tree PSS) MB", "{:.0f}"),
         ("prefect_overhead_pct", "Prefect overhead %", "{:.1f}"),
+        ("writer_parse_cores", "writer-only / one core's parse", "{:.1f}x"),
+        ("writer_share_pct", "writer share of the backfill %", "{:.1f}"),
     ]
     ok_all = True
     for key, label, fmt in rows:
+        if key not in f:  # figures of an older run (before the writer-only figure)
+            continue
         op, target = TARGETS[key]
         ok = _ratio_ok(key, f[key])
         ok_all &= ok
@@ -597,6 +675,29 @@ def table(f: dict[str, Any]) -> tuple[str, bool]:
     return "\n".join(lines), ok_all
 
 
+def run_writer_only(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    """``--writer-only``: the same input as the full run, only the writer figure."""
+    from benchmarks import history as hist
+    from pipeline.ingest import collect_files
+
+    h = hist.ensure_history(
+        weeks=1 if args.quick else 3 * 52,
+        cache=args.cache or hist.DEFAULT_CACHE,
+        workers=args.workers,
+        log=log,
+    )
+    files, _ = collect_files([*_corpus_files(args.quick), h.files])
+    work = args.out / "work"
+    shutil.rmtree(args.out, ignore_errors=True)
+    work.mkdir(parents=True)
+    figures = writer_only(
+        files, h.root, args.workers, work, quick=args.quick, log=log, profile=args.profile
+    )
+    figures["load_avg"] = os.getloadavg()[0]
+    log(f"1-min load average {figures['load_avg']:.1f} ({os.cpu_count()} cores)")
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="legday benchmarks (make bench)")
     parser.add_argument("--quick", action="store_true", help="a week of history, 6 corpus files")
@@ -605,6 +706,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="scratch folder")
     parser.add_argument("--cache", type=Path, default=None, help="history cache folder")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument(
+        "--writer-only",
+        action="store_true",
+        help="only the writer-only figure (history parsed once, cached; then stored)",
+    )
+    parser.add_argument("--profile", action="store_true", help="with --writer-only: cProfile")
     parser.add_argument("--child", nargs=3, metavar=("NAME", "SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -617,6 +724,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {msg}", file=sys.stderr, flush=True)
 
     started = time.perf_counter()
+    if args.writer_only:
+        figures = run_writer_only(args, log)
+        print("\n".join(writer_lines(figures)))
+        if args.profile:
+            print(figures["writer"].get("profile", ""))
+        print(f"(writer-only benchmark: {time.perf_counter() - started:.0f} s)")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=1, default=str), encoding="utf-8")
+        ok = _ratio_ok("writer_parse_cores", figures["writer_parse_cores"])
+        return 1 if args.strict and not ok else 0
     figures = run(quick=args.quick, workers=args.workers, out=args.out, cache=args.cache, log=log)
     text, ok = table(figures)
     print(text)

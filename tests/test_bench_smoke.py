@@ -20,6 +20,8 @@ MEASURES = [
     "report_ratio",
     "peak_pss_mb",
     "prefect_overhead_pct",
+    "writer_parse_cores",
+    "writer_share_pct",
 ]
 
 
@@ -88,9 +90,30 @@ def test_quick_bench_reports_every_measure(
         "files/s",
         "MB/s",
         "outside parsing",
+        "writer only",
+        "DuckDB raw append",
+        "writer share of the backfill",
     ):
         assert label in text, label
     assert text.count("PASS") + text.count("FAIL") == len(MEASURES)
+    w = figures["writer"]
+    assert w["files"] == figures["files"] and w["rows"] > 0 and w["raw_append_s"] > 0
+
+
+def test_writer_only_figure_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], week: tuple[Path, history.History]
+) -> None:
+    """``--writer-only``: the history parsed once (cached), then stored, beside the raw append;
+    the same rows whichever way (the raw append is of what the writer stored)."""
+    args = ["--writer-only", "--quick", "--out", str(tmp_path / "w"), "--cache", str(week[0])]
+    assert run.main([*args, "--json", str(tmp_path / "w.json")]) == 0
+    text = capsys.readouterr().out
+    figures = run.json.loads((tmp_path / "w.json").read_text())
+    w = figures["writer"]
+    assert w["rows_by_table"]["hr_samples"] > 0 and w["files"] >= 5
+    assert w["files_per_s"] > 0 and w["rows_per_s"] > 0 and w["parse_cores_fed"] > 0
+    assert "writer only" in text and "parser cores" in text
+    assert list(week[1].root.glob("parsed-*.pkl")), "the parse is cached beside the history"
 
 
 def test_table_flags_a_missed_target() -> None:
