@@ -21,6 +21,7 @@ and spaces treated alike.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -265,6 +266,9 @@ def _text(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.lower()).strip()
 
 
+# Cached: a history repeats a few dozen exercises thousands of times, and refresh resolves
+# every set of it (the keyword search was a third of refresh_fatigue on three years).
+@functools.lru_cache(maxsize=8192)
 def resolve(category: str | None, exercise_name: str | None) -> Resolution:
     """Region weights of a set known by category and/or exercise name (either may be None or
     free text); ``via='unknown'`` (weights NONE) when neither identifies an exercise."""
