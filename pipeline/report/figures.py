@@ -1,6 +1,7 @@
 """The report's plots as inline SVG: heart rate of a flagged run, four weeks of sessions. Pure.
 
-The only matplotlib importer. Each plot is drawn twice, wide for desktops and narrow for phones
+The only matplotlib importer besides ``figures_legs`` (the legs' fatigue curve, which uses this
+module's plumbing). Each plot is drawn twice, wide for desktops and narrow for phones
 (the page's CSS shows the one that fits); every SVG id gets a prefix of its own, so a page can
 hold them all. Drawings are deterministic (fixed hash salt, no date in the metadata), so the
 same report gives the same page. Time runs on a real-time (UTC) axis, so a 25 h DST day is

@@ -3,8 +3,9 @@
 The page needs no network and no other file. Its structure is the template
 ``templates/report.html.j2`` (styles: ``templates/report.css``); this module hands it the
 report, the sentences shared with the Markdown, and the figures drawn by ``figures``: the
-heart-rate trace of each flagged run over the zone bands, and a four-week timeline of sessions
-by kind with flags drawn from the leg session to the run. The caller decides where the page
+heart-rate trace of each flagged run over the zone bands, a four-week timeline of sessions
+by kind with flags drawn from the leg session to the run, and the legs' fatigue curve of the
+last 7 days with the runs marked (``figures_legs``). The caller decides where the page
 is written.
 """
 
