@@ -36,6 +36,7 @@ from pipeline.report.sections import (
     coming_up,
     coming_up_sentence,
     difference_text,
+    leg_fatigue,
     runs_evidence,
     suggestion_lines,
 )
@@ -413,3 +414,14 @@ def test_a_report_without_the_sections_keeps_the_1_1_layout(
     md = render_markdown(bare)
     assert "## Coming up" not in md and "## Legs as a curve" not in md
     assert "What your runs say" not in md
+
+
+def test_legs_without_stored_doses_say_so(planned_store: tuple[Path, datetime, datetime]) -> None:
+    db, _, now = planned_store
+    report = dataclasses.replace(
+        _day_report(db, now.date(), now), leg_fatigue=leg_fatigue(None, "fatigue", UTC)
+    )
+    data = _validate(report)
+    assert data["leg_fatigue"]["status"] == "unknown" and data["leg_fatigue"]["levels"] == []
+    md = render_markdown(report)
+    assert "No leg fatigue stored yet" in md and "The curve decides the flags" in md
