@@ -34,9 +34,12 @@ PHASES: dict[str, tuple[str, str]] = {
     "  identity lookup per file (before)": ("pipeline/store/ingest_sql.py", "files_with_identity"),
     "decide, per batch": ("pipeline/ingest/writer.py", "decide_all"),
     "  identity lookup per batch": ("pipeline/store/ingest_sql.py", "files_with_identities"),
-    "  rows of the batch (one join per table)": ("pipeline/ingest/decide.py", "batch_frames"),
     "  per-file frames: ids joined per file (before)": ("pipeline/ingest/decide.py", "_with_ids"),
     "flush (one transaction per batch)": ("pipeline/ingest/writer.py", "_flush"),
+    "  rows of the batch, one concat + join per table": (
+        "pipeline/ingest/decide.py",
+        "batch_frames",
+    ),
     "  files rows, one insert per file (before)": (
         "pipeline/store/ingest_sql.py",
         "insert_file_row",
@@ -226,7 +229,8 @@ def table(f: WriterFigures, parse_files_per_s: float | None = None) -> str:
             f"{f.files_per_s / parse_files_per_s:.1f} parser cores"
         )
     for label, secs in f.phases.items():
-        lines.append(f"  {label:<44} {secs:7.2f} s  {100 * secs / f.writer_s:5.1f} %")
+        if secs:
+            lines.append(f"  {label:<52} {secs:7.2f} s  {100 * secs / f.writer_s:5.1f} %")
     return "\n".join(lines)
 
 

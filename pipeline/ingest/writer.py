@@ -3,7 +3,9 @@
 DuckDB allows one writing process, so parsing happens elsewhere (``workers.py``) and this process
 writes. Up to ``WRITE_BATCH_FILES`` whole files go into one transaction with one bulk insert per
 table; if a batch fails, its files are written again one per transaction, so one bad file never
-sinks the others. I/O: opens and writes the store.
+sinks the others. What costs per file was moved to the batch (docs/performance.md, "The single
+writer"): the batch is decided with one identity lookup, its rows are built with one concat and
+one join per table, its ``files`` rows go in one insert. I/O: opens and writes the store.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def _flush(store: st.Store, batch: Sequence[Pending]) -> None:
 
     A batch holds whole files only, so each file is still all-or-nothing.
     """
+    frames = batch_frames(batch)  # pure: built before the transaction opens
     with store.transaction():
         for p in batch:
             if p.file_row is None:
@@ -52,7 +55,6 @@ def _flush(store: st.Store, batch: Sequence[Pending]) -> None:
                 )
         q.insert_file_rows(store, [p.file_row for p in batch if p.file_row is not None])
         q.record_sightings(store, [p.sighting for p in batch])
-        frames = batch_frames(batch)
         for table in _TABLES:
             if table in frames:
                 store.insert_frame(table, frames[table])
@@ -101,8 +103,11 @@ def write_results(
     Up to ``batch_files`` whole files go into one transaction with one bulk insert per table
     (per-file transactions made the writer the bottleneck of a backfill). If a batch fails, its
     files are written again one per transaction, so one bad file never sinks the others.
-    ``on_done`` is called only after a file's outcome is committed. The connection is closed
-    at least every ``batch_seconds`` so that waiting readers get the file.
+    ``on_done`` is called only after a file's outcome is committed. The store is opened when a
+    batch is ready and closed at least every ``batch_seconds`` so that waiting readers get in.
+    Parsed files are decided when their batch is written (``decide.same_recordings``: one query);
+    a second copy of a recording or of the same bytes ends the batch first, so it is decided
+    against the first copy's committed rows.
 
     Bytes met twice (in this run, or stored by another process since they were planned) are a
     ``same_bytes`` duplicate with a sighting, never a second ``files`` row. A file the parser

@@ -30,18 +30,6 @@ def known_files(store: Store, athlete_id: str, hashes: Sequence[str]) -> dict[st
     return {sha: (status, name) for sha, status, name in rows}
 
 
-def files_with_identity(store: Store, athlete_id: str, identity: str) -> list[tuple[str, str, str]]:
-    """(sha256, status, original_name) of stored or partial files with this FIT identity."""
-    return [
-        (r[0], r[1], r[2])
-        for r in store.rows(
-            "SELECT sha256, status, original_name FROM files WHERE athlete_id = ? AND fit_identity = ? "
-            "AND status IN ('stored', 'partial') ORDER BY first_seen_utc",
-            [athlete_id, identity],
-        )
-    ]
-
-
 def files_with_identities(
     store: Store, athlete_id: str, identities: Sequence[str]
 ) -> dict[str, list[tuple[str, str, str]]]:
