@@ -16,7 +16,15 @@ from typing import Annotated
 
 import typer
 
-from pipeline.cli import extras, ingest_cmd, plan_cmd, query_cmd, report_cmd, serve
+from pipeline.cli import (
+    evidence_cmd,
+    extras,
+    ingest_cmd,
+    plan_cmd,
+    query_cmd,
+    report_cmd,
+    serve,
+)
 from pipeline.cli.common import set_global_options
 from pipeline.cli.group import LegdayGroup, hoist_global_options
 
@@ -54,7 +62,7 @@ app.command("serve")(serve.serve)
 app.command("demo")(extras.demo)
 app.command("deployments")(extras.deployments)
 plan_cmd.register(app)  # plan add/list/remove/import/check, notify
-__import__("pipeline.cli.evidence_cmd", fromlist=["register"]).register(app)  # issue 14
+evidence_cmd.register(app)  # evidence
 
 if __name__ == "__main__":
     # `python -m pipeline.cli.main` still works (older scripts); `python -m pipeline.cli` is the

@@ -302,18 +302,3 @@ def is_storage_full(exc: BaseException) -> bool:
     """True when an error means the disk is full (so callers keep the inbox untouched)."""
     text = str(exc).lower()
     return "no space left" in text or "disk full" in text or "could not write" in text
-
-
-def store_counts(store: Store) -> dict[str, Any]:
-    """Counts for `legday status`: files by status and athlete, rows per relation."""
-    by_status = store.rows(
-        "SELECT athlete_id, status, count(*) FROM files GROUP BY ALL ORDER BY ALL"
-    )
-    relations = {
-        t: int(store.scalar(f"SELECT count(*) FROM {t}"))
-        for t in ("files", "activities", "laps", "hr_samples", "strength_sets", "workout_steps")
-    }
-    span = store.rows(
-        "SELECT athlete_id, min(start_utc), max(start_utc), count(*) FROM activities GROUP BY ALL ORDER BY ALL"
-    )
-    return {"files_by_status": by_status, "relations": relations, "activity_span": span}
