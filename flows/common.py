@@ -7,11 +7,13 @@ clock; the library they call never does.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import task
+from prefect.runtime import flow_run
 from prefect.states import State
 
 from pipeline.config import Settings, load_settings
@@ -33,6 +35,17 @@ def resolve_settings(
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def as_of_run_name(prefix: str) -> Callable[[], str]:
+    """A ``flow_run_name`` callable: ``<prefix> YYYY-MM-DD HH:MM UTC`` of the run's ``as_of``."""
+
+    def name() -> str:
+        as_of = flow_run.parameters.get("as_of") or "now"
+        when = now_utc() if as_of == "now" else datetime.fromisoformat(as_of)
+        return f"{prefix} {when:%Y-%m-%d %H:%M} UTC"
+
+    return name
 
 
 def retry_if_transient(_task: Any, _task_run: Any, state: State) -> bool:

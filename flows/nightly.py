@@ -17,9 +17,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
-from prefect.runtime import flow_run
 
-from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
+from flows.common import TRANSIENT_RETRIES, as_of_run_name, now_utc, refresh_task, resolve_settings
 from flows.inbox import ingest_inbox_files, resolve_inbox
 from pipeline.config import Settings
 from pipeline.inbox import sweep_inbox
@@ -51,13 +50,7 @@ def local_days(now: datetime, settings: Settings, athlete_id: str) -> tuple[date
     return today - timedelta(days=1), today
 
 
-def _run_name() -> str:
-    as_of = flow_run.parameters.get("as_of") or "now"
-    when = now_utc() if as_of == "now" else datetime.fromisoformat(as_of)
-    return f"nightly {when:%Y-%m-%d %H:%M} UTC"
-
-
-@flow(name="nightly", flow_run_name=_run_name, log_prints=False)
+@flow(name="nightly", flow_run_name=as_of_run_name("nightly"), log_prints=False)
 def nightly_flow(
     inbox: str | None = None,
     config: str | None = None,

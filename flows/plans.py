@@ -14,9 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.runtime import flow_run
 
-from flows.common import TRANSIENT_RETRIES, now_utc, resolve_settings
+from flows.common import TRANSIENT_RETRIES, as_of_run_name, now_utc, resolve_settings
 from pipeline.config import Settings
 from pipeline.plans.service import CheckRun, evening_check
 
@@ -38,13 +37,7 @@ def check_plans_task(settings: Settings, athlete_id: str, now: datetime) -> Chec
     return evening_check(settings, athlete_id, now)
 
 
-def _run_name() -> str:
-    as_of = flow_run.parameters.get("as_of") or "now"
-    when = now_utc() if as_of == "now" else datetime.fromisoformat(as_of)
-    return f"evening check {when:%Y-%m-%d %H:%M} UTC"
-
-
-@flow(name="evening-check", flow_run_name=_run_name, log_prints=False)
+@flow(name="evening-check", flow_run_name=as_of_run_name("evening check"), log_prints=False)
 def evening_check_flow(
     config: str | None = None,
     db: str | None = None,
