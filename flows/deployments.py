@@ -1,10 +1,13 @@
-"""The two deployments of legday, defined once for ``legday serve`` and for ``prefect.yaml``.
+"""The three deployments of legday, defined once for ``legday serve`` and for ``prefect.yaml``.
 
 - ``ingest-inbox``: a run is requested by the watcher when files are ready and no run is pending
   (``flows.service.request_ingest_run``: no trigger, so a burst of files is one run, not one per
   file); it takes every ready file; one run at a time (concurrency 1), so there is one DuckDB
   writer.
-- ``nightly``: cron ``settings.nightly_cron`` (03:30 by default) in the default athlete's zone.
+- ``nightly``: cron ``settings.nightly_cron`` (03:30 by default) in the default athlete's zone;
+  it also sends new flags and conflicts.
+- ``evening-check``: ``[plans] evening_check`` (20:00 by default) local time: the coming days'
+  planned runs against leg sessions, new conflicts sent the evening before.
 
 ``runner_deployments`` builds them for ``prefect.serve``; ``prefect_yaml`` renders the same
 definition for ``prefect deploy --all`` with a process work pool. ``prefect.yaml`` at the
@@ -26,6 +29,7 @@ from prefect.schedules import Cron
 from flows.common import resolve_settings
 from flows.inbox import ingest_inbox_flow
 from flows.nightly import nightly_flow
+from flows.plans import EVENING_CHECK, EVENING_DESCRIPTION, evening_check_flow, evening_schedule
 from pipeline.config import Settings
 
 INGEST_INBOX = "ingest-inbox"
@@ -49,7 +53,7 @@ def nightly_schedule(settings: Settings) -> tuple[str, str]:
 
 
 def runner_deployments(settings: Settings, *, parameters: dict[str, Any]) -> list[RunnerDeployment]:
-    """Both deployments for ``prefect.serve``; ``parameters`` (inbox, config, db) go to both."""
+    """The deployments for ``prefect.serve``; ``parameters`` (inbox, config, db) go to each that takes them."""
     cron, tz = nightly_schedule(settings)
     ingest = ingest_inbox_flow.to_deployment(
         name=INGEST_INBOX,
@@ -68,8 +72,19 @@ def runner_deployments(settings: Settings, *, parameters: dict[str, Any]) -> lis
         tags=TAGS,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
+    evening_cron, evening_tz = evening_schedule(settings)
+    evening = evening_check_flow.to_deployment(
+        name=EVENING_CHECK,
+        description=EVENING_DESCRIPTION,
+        schedules=[Cron(evening_cron, timezone=evening_tz)],
+        concurrency_limit=1,
+        # The evening check takes no inbox.
+        parameters={k: v for k, v in parameters.items() if k in ("config", "db")},
+        tags=TAGS,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
     # to_deployment is dispatched sync here (no running loop), so these are deployments.
-    return [cast(RunnerDeployment, ingest), cast(RunnerDeployment, nightly)]
+    return [cast(RunnerDeployment, d) for d in (ingest, nightly, evening)]
 
 
 def prefect_yaml(settings: Settings) -> dict[str, Any]:
@@ -79,6 +94,7 @@ def prefect_yaml(settings: Settings) -> dict[str, Any]:
     say where things are.
     """
     cron, tz = nightly_schedule(settings)
+    evening_cron, evening_tz = evening_schedule(settings)
     return {
         "name": "legday",
         "prefect-version": "3.9.1",
@@ -103,6 +119,16 @@ def prefect_yaml(settings: Settings) -> dict[str, Any]:
                 "concurrency_limit": 1,
                 "work_pool": {"name": WORK_POOL},
                 "schedules": [{"cron": cron, "timezone": tz, "active": True}],
+            },
+            {
+                "name": EVENING_CHECK,
+                "description": EVENING_DESCRIPTION,
+                "entrypoint": "flows.plans.evening_check_flow",
+                "tags": list(TAGS),
+                "parameters": {},
+                "concurrency_limit": 1,
+                "work_pool": {"name": WORK_POOL},
+                "schedules": [{"cron": evening_cron, "timezone": evening_tz, "active": True}],
             },
         ],
     }

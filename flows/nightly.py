@@ -20,6 +20,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.common import TRANSIENT_RETRIES, as_of_run_name, now_utc, refresh_task, resolve_settings
 from flows.inbox import ingest_inbox_files, resolve_inbox
+from flows.plans import check_plans_task
 from pipeline.config import Settings
 from pipeline.inbox import sweep_inbox
 from pipeline.report import produce
@@ -74,6 +75,12 @@ def nightly_flow(
         swept = ingest_inbox_files(settings, files, log)
         log.info("inbox sweep of %s: %s", root, swept["counts"] or "nothing left behind")
     refresh_task(settings)
+    # New flags and conflicts are sent now too (the evening check sends before the run).
+    for athlete_id in athletes or sorted(settings.athletes):
+        checked = check_plans_task(settings, athlete_id, now)
+        for d in checked.deliveries:
+            if not d.ok:
+                log.warning("%s: notification not delivered: %s", athlete_id, d.reason)
     folder = Path(out_dir) if out_dir else settings.data_dir / "reports"
     reports: dict[str, list[dict[str, Any]]] = {}
     for athlete_id in athletes or sorted(settings.athletes):

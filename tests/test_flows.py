@@ -58,6 +58,11 @@ def test_prefect_yaml_is_the_python_definition(sample_dir: Path) -> None:
     assert by_name["nightly"]["schedules"] == [
         {"cron": "30 3 * * *", "timezone": "Europe/Berlin", "active": True}
     ]
+    # The evening check: the night before a planned run, at [plans] evening_check local time.
+    assert by_name["evening-check"]["schedules"] == [
+        {"cron": "0 20 * * *", "timezone": "Europe/Berlin", "active": True}
+    ]
+    assert by_name["evening-check"]["entrypoint"] == "flows.plans.evening_check_flow"
 
 
 def test_artifact_keys_are_valid() -> None:
@@ -75,13 +80,17 @@ def test_deployments_registered_with_trigger_schedule_and_limit(served: dict[str
             return (
                 await c.read_deployment_by_name("ingest-inbox/ingest-inbox"),
                 await c.read_deployment_by_name("nightly/nightly"),
+                await c.read_deployment_by_name("evening-check/evening-check"),
             )
 
-    ingest, nightly = asyncio.run(read())
+    ingest, nightly, evening = asyncio.run(read())
     assert ingest.global_concurrency_limit is not None
     assert ingest.global_concurrency_limit.limit == 1
     cron = nightly.schedules[0].schedule
     assert (cron.cron, cron.timezone) == ("30 3 * * *", "Europe/Berlin")
+    cron = evening.schedules[0].schedule
+    assert (cron.cron, cron.timezone) == ("0 20 * * *", "Europe/Berlin")
+    assert "inbox" not in evening.parameters  # the evening check takes no inbox
 
 
 def test_nightly_through_its_deployment_sweeps_and_publishes(
