@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -404,3 +405,122 @@ def test_label_dry_run_on_the_command_line_lists_the_sessions_and_writes_nothing
     assert "nothing written" in done.output
     with open_store(settings.db_path, read_only=True) as s:
         assert s.rows("SELECT count(*) FROM labels")[0][0] == 0
+
+
+def _report(settings: Settings, day: str) -> dict[str, str]:
+    from datetime import date
+
+    from pipeline.report.produce import daily_report
+
+    with open_store(settings.db_path, read_only=True) as s:
+        built = daily_report(
+            s, settings, "me", date.fromisoformat(day), generated_at=T0 + timedelta(days=3)
+        )
+    return built.render()
+
+
+def _valid(text: str) -> dict[str, Any]:
+    import json
+
+    import jsonschema
+
+    from pipeline.report.model import REPORT_SCHEMA_PATH
+
+    schema = json.loads(REPORT_SCHEMA_PATH.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(text)
+    jsonschema.validators.validator_for(schema)(schema).validate(doc)
+    return doc
+
+
+def test_the_report_asks_to_settle_the_possible_leg_session_in_every_format(
+    tmp_path: Path,
+) -> None:
+    settings = _settings(tmp_path)
+    _store(
+        tmp_path, settings, [strength(tmp_path, T0), hard_run(tmp_path, T0 + timedelta(hours=14))]
+    )
+    lift = _sessions(settings).filter(pl.col("kind") == "strength")["activity_id"][0]
+    out = _report(settings, "2026-10-20")
+    doc = _valid(out["json"])
+    assert doc["legs"]["status"] == "possibly recovering"
+    assert doc["legs"]["possible_leg_activity_ids"] == [lift]
+    [flag] = doc["flags"]
+    assert (flag["rule"], flag["severity"]) == ("possible_legs", "warning")
+    [ask] = doc["sessions_to_settle"]
+    assert ask["activity_id"] == lift and ask["inside_window"] is True
+    assert [c["command"] for c in ask["commands"]] == [
+        f"legday label {lift} leg_strength",
+        f"legday label {lift} strength",
+    ]
+    assert doc["known"]["by_verdict"]["possible"] == 1
+    md = " ".join(out["md"].split())
+    assert "Status: POSSIBLY RECOVERING" in md and "## Sessions to settle (1)" in md
+    assert f"`legday label {lift} leg_strength` if it trained legs" in md
+    assert "1 strength session(s) in 28 days: 0 legs, 0 not legs, 1 possible" in md
+    assert "Sessions to settle (1)</h2>" in out["html"]
+    assert f"<code>legday label {lift} strength</code>" in out["html"]
+    assert "POSSIBLY RECOVERING" in out["html"]
+
+
+def test_with_not_legs_the_report_has_no_flag_and_says_so_once(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, "not_legs")
+    _store(
+        tmp_path, settings, [strength(tmp_path, T0), hard_run(tmp_path, T0 + timedelta(hours=14))]
+    )
+    out = _report(settings, "2026-10-20")
+    doc = _valid(out["json"])
+    assert doc["flags"] == [] and "sessions_to_settle" not in doc
+    assert doc["legs"]["status"] == "ready"
+    note = (
+        "1 strength session(s) of unknown region counted as not legs (unknown_strength = not_legs)"
+    )
+    assert doc["known"]["setting_note"] == note
+    assert " ".join(out["md"].split()).count(note) == 1
+    assert out["html"].count(note) == 1
+
+
+def test_status_shows_how_much_is_known(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import pipeline.cli.query_cmd as query_cmd
+    from pipeline.cli.main import app
+
+    settings = _settings(tmp_path)
+    _store(
+        tmp_path,
+        settings,
+        [strength(tmp_path, T0), strength(tmp_path, T0 + timedelta(days=2), sets=BENCH_SETS)],
+    )
+    config = tmp_path / "legday.toml"
+    config.write_text('default_athlete = "me"\n[athletes.me]\ntimezone = "Europe/Berlin"\n')
+    monkeypatch.setattr(query_cmd, "now_utc", lambda: T0 + timedelta(days=5))
+    done = CliRunner().invoke(
+        app, ["--config", str(config), "--db", str(settings.db_path), "status"]
+    )
+    assert done.exit_code == 0, done.output
+    assert (
+        "athlete me: 2 strength session(s) in 28 days: 0 legs, 1 not legs, 1 possible; "
+        "by evidence: sets 1, none 1"
+    ) in " ".join(done.output.split())
+
+
+def test_the_possible_window_counts_real_hours_across_the_dst_change() -> None:
+    """Berlin leaves summer time on Sun 25 Oct 2026: 47.5 real hours after a session that ended
+    Sat 19:00 CEST is Mon 17:30 CET, 48.5 h by the wall clock — still inside the 48 h window."""
+    end = datetime(2026, 10, 24, 17, 0, tzinfo=UTC)
+    rows = [
+        {"activity_id": "S", "kind": "strength", "region": "unknown", "start_utc": end - timedelta(hours=1),
+         "end_utc": end, "intensity": None, "heavy": False, "name": "Gym"},
+        {"activity_id": "R", "kind": "run", "region": None, "start_utc": end + timedelta(hours=47.5),
+         "end_utc": end + timedelta(hours=48), "intensity": "hard", "heavy": None, "name": "Tempo"},
+        {"activity_id": "R2", "kind": "run", "region": None, "start_utc": end + timedelta(hours=48),
+         "end_utc": end + timedelta(hours=49), "intensity": "hard", "heavy": None, "name": "Tempo"},
+    ]  # fmt: skip
+    frame = pl.DataFrame(rows).with_columns(
+        pl.col("start_utc", "end_utc").cast(pl.Datetime("us", "UTC"))
+    )
+    flags = recovery_flags(frame, RecoverySettings(), 14, tz=ZoneInfo("Europe/Berlin"))
+    [flag] = flags.to_dicts()
+    assert (flag["run_activity_id"], flag["rule"]) == ("R", "possible_legs")
+    assert flag["hours_between"] == pytest.approx(47.5)
+    assert "Mon 26 Oct 18:00 CET (48 h)" in flag["message"]

@@ -15,10 +15,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.common import console, err, fail, settings, wait_message
+from pipeline.cli.common import console, err, fail, now_utc, settings, wait_message
 from pipeline.errors import LegdayError
 from pipeline.store import db as st
 from pipeline.store.cli_sql import store_status
+
+#: The schema version whose store has what the "how much is known" counts read.
+_KNOWN_SINCE = 6
 
 
 def _format_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
@@ -69,11 +72,21 @@ def query(
 
 
 def status() -> None:
-    """What the store holds: files by outcome, rows per relation, quarantined files."""
+    """What the store holds: files by outcome, rows per relation, how much is known of the
+    strength sessions of the last 28 days, quarantined files."""
+    from pipeline.derive.refresh import known_counts
+
     try:
         cfg = settings()
         with st.open_store(cfg.db_path, read_only=True, on_wait=wait_message) as s:
             found = store_status(s)
+            # learned_kinds (migration 6) is read by the counts; an older store has no counts
+            # until a writer (ingest, label, reclassify) migrates it.
+            known = [
+                known_counts(s, cfg, span.athlete_id, now_utc())
+                for span in found.activity_spans
+                if span.athlete_id in cfg.athletes and found.schema_version >= _KNOWN_SINCE
+            ]
     except LegdayError as exc:
         fail(exc)
     console.print(f"[bold]store[/bold] {cfg.db_path} (schema v{found.schema_version})")
@@ -93,6 +106,12 @@ def status() -> None:
         console.print(
             f"athlete {span.athlete_id}: {span.activities} activities from "
             f"{span.first_utc:%Y-%m-%d} to {span.last_utc:%Y-%m-%d} (UTC)"
+        )
+    for counts in known:
+        note = counts.mode_sentence()
+        console.print(
+            f"athlete {counts.athlete_id}: {counts.sentence()}" + (f"; {note}" if note else ""),
+            highlight=False,
         )
     if found.recent_flagged:
         q = Table(title="recent partial / quarantined files")

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from pipeline.derive.known import KnownCounts
+from pipeline.derive.possible_legs import PossibleLegSession
 from pipeline.derive.recovery import EVIDENCE, SEVERITY_RANK, Severity
 from pipeline.errors import ReportError
 from pipeline.report.model import (
@@ -27,10 +29,13 @@ from pipeline.report.model import (
     Flag,
     HrProfileEntry,
     JsonScalar,
+    Known,
     LegsState,
     Load,
     Report,
     SessionEntry,
+    SessionToSettle,
+    SettleCommand,
     Summary,
     Zone,
 )
@@ -161,6 +166,41 @@ def _legs(legs: Mapping[str, Any], tz: tzinfo) -> LegsState:
         window_hours=_num(legs.get("window_hours"), 1),
         intense_ok_from=_local_or_none(legs.get("intense_ok_from_utc"), tz),
         limiting_leg_activity_id=legs.get("limiting_leg_activity_id"),
+        possible_leg_activity_ids=tuple(legs.get("possible_leg_activity_ids") or ()),
+        possible_ok_from=_local_or_none(legs.get("possible_ok_from_utc"), tz),
+    )
+
+
+def _to_settle(
+    found: Sequence[PossibleLegSession], day_runs: set[str], tz: tzinfo
+) -> tuple[SessionToSettle, ...]:
+    return tuple(
+        SessionToSettle(
+            activity_id=p.activity_id,
+            name=p.name,
+            start=_local(p.start_utc, tz),
+            end=_local(p.end_utc, tz),
+            why_unknown=p.why_unknown,
+            commands=tuple(SettleCommand(c.kind, c.command, c.meaning) for c in p.commands),
+            flagged_run_ids=tuple(r for r in p.flagged_runs if r in day_runs),
+            inside_window=p.inside_window,
+        )
+        for p in found
+    )
+
+
+def _known(known: KnownCounts | None) -> Known | None:
+    """The counts, shown only when not every strength session was identified by its own file
+    (a day whose sessions all said what they were reads as before)."""
+    if known is None or known.all_from_files:
+        return None
+    return Known(
+        days=known.days,
+        unknown_strength=known.unknown_strength,
+        by_verdict=dict(known.by_verdict),
+        by_evidence=dict(known.by_evidence),
+        sentence=known.sentence(),
+        setting_note=known.mode_sentence(),
     )
 
 
@@ -267,6 +307,8 @@ def build_report(
     coming_up: ComingUp | None = None,
     leg_fatigue: LegFatigue | None = None,
     runs_evidence: RunsEvidence | None = None,
+    to_settle: Sequence[PossibleLegSession] = (),
+    known: KnownCounts | None = None,
 ) -> Report:
     """The report of ``local_date``.
 
@@ -277,6 +319,9 @@ def build_report(
     told apart). Optional session columns used when present: ``elapsed_s``, ``distance_m``,
     ``avg_hr``, ``max_hr``, ``reason`` (the classification's). The sections of issues 13 and
     14 come built (``report.sections``); one left None is left out of every format.
+    ``to_settle`` are the possible leg sessions that matter for the day
+    (``possible_legs.sessions_to_settle``), ``known`` the counts of ``derive.known`` (shown only
+    when some session was not identified by its file).
     """
     if generated_at.tzinfo is None:
         raise ReportError("generated_at must be tz-aware")
@@ -338,6 +383,8 @@ def build_report(
         coming_up=coming_up,
         leg_fatigue=leg_fatigue,
         runs_evidence=runs_evidence,
+        sessions_to_settle=_to_settle(to_settle, set(severity_of), tz),
+        known=_known(known),
     )
 
 

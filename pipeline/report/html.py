@@ -25,7 +25,7 @@ from pipeline.report.figures import Drawing, TimelineFlag, figure_style, hr_plot
 from pipeline.report.figures_legs import RunMark, curve_window, fatigue_plot
 from pipeline.report.model import Flag, Report, SessionEntry
 from pipeline.report.templating import finish, template
-from pipeline.report.text import fmt, headline, legs_sentence, when
+from pipeline.report.text import fmt, headline, known_lines, legs_sentence, settle_line, when
 
 
 @dataclass(frozen=True)
@@ -153,9 +153,11 @@ def render_html(
         generated=when(report.generated_at),
         headline=headline(report),
         legs=legs_sentence(report.legs),
-        legs_colour=palette.RECOVERING_COLOUR
-        if report.legs.status == "recovering"
-        else palette.OK_COLOUR,
+        legs_colour=palette.OK_COLOUR
+        if report.legs.status == "ready"
+        else palette.RECOVERING_COLOUR,
+        settle=[settle_line(s) for s in report.sessions_to_settle],
+        known=known_lines(report.known) if report.known else [],
         plots=plots,
         timeline=_svg_markup(tl),
         legs_plot=legs_plot,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pipeline.report import sections as sc
 from pipeline.report.model import Report, SessionEntry
-from pipeline.report.text import fmt, headline, legs_sentence, when
+from pipeline.report.text import fmt, headline, known_lines, legs_sentence, settle_line, when
 
 WIDTH = 96  # Markdown text wraps here so the report reads in an 80-100 column terminal.
 
@@ -195,6 +195,22 @@ def _runs_evidence(report: Report) -> list[str]:
     return [*out, ""]
 
 
+def _settle(report: Report) -> list[str]:
+    """Possible leg sessions to settle, and how much is known: only when there is something."""
+    out: list[str] = []
+    if report.sessions_to_settle:
+        out += [f"## Sessions to settle ({len(report.sessions_to_settle)})", ""]
+        for s in report.sessions_to_settle:
+            out += _wrap(settle_line(s))
+        out.append("")
+    if report.known is not None:
+        out += ["## How much is known", ""]
+        for line in known_lines(report.known):
+            out += _wrap(line)
+        out.append("")
+    return out
+
+
 def render_markdown(report: Report) -> str:
     """The report as Markdown: headline, flags, legs (state, curve), coming up, sessions, load,
     HR profile, files, what the runs say."""
@@ -215,6 +231,7 @@ def render_markdown(report: Report) -> str:
     out += ["## Legs at the end of the day", "", *_wrap(legs_sentence(report.legs), ""), ""]
     out += _leg_fatigue(report)
     out += _coming_up(report)
+    out += _settle(report)
     out += _sessions(report)
     out += _load(report)
     out += _hr_profile(report)

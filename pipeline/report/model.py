@@ -11,7 +11,7 @@ removing or renaming a field needs a new major version).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,6 +30,9 @@ LOAD_LABEL = (
 
 #: Sections a report may go without (schema 1.2); absent from the JSON when not given.
 OPTIONAL_SECTIONS = ("coming_up", "leg_fatigue", "runs_evidence")
+#: Field metadata of an optional JSON key: left out of the JSON while empty (None or ()), so a
+#: report without it reads as before (schema.json lists it, not required).
+OPTIONAL = {"optional": True}
 
 #: A value of a file's record (``FileToLookAt.record``) as the JSON carries it.
 JsonScalar = str | float | int | bool | None
@@ -128,7 +131,7 @@ class SessionEntry:
 class LegsState:
     """The legs at the end of the day (``recovery.legs_state``); ids pass through unchanged."""
 
-    status: str  # ready, recovering
+    status: str  # ready, recovering, possibly recovering
     as_of: datetime | None
     last_leg_activity_id: str | None
     last_leg_name: str | None
@@ -140,6 +143,44 @@ class LegsState:
     window_hours: float | None
     intense_ok_from: datetime | None  # when an intense run is advised again
     limiting_leg_activity_id: str | None
+    #: Possible leg sessions (strength, region unknown) inside their window at ``as_of``.
+    possible_leg_activity_ids: tuple[str, ...] = field(default=(), metadata=OPTIONAL)
+    possible_ok_from: datetime | None = field(default=None, metadata=OPTIONAL)
+
+
+@dataclass(frozen=True)
+class SettleCommand:
+    """A command that settles a possible leg session (``legday label <id> <kind>``)."""
+
+    kind: str
+    command: str
+    meaning: str  # "it trained legs" / "it did not train legs"
+
+
+@dataclass(frozen=True)
+class SessionToSettle:
+    """A possible leg session that matters for this day's flags or legs, and how to settle it."""
+
+    activity_id: str
+    name: str
+    start: datetime
+    end: datetime
+    why_unknown: str
+    commands: tuple[SettleCommand, ...]
+    flagged_run_ids: tuple[str, ...]  # runs of this day its ``possible_legs`` flags name
+    inside_window: bool  # it keeps the legs "possibly recovering" at the end of the day
+
+
+@dataclass(frozen=True)
+class Known:
+    """How much is known: strength sessions of ``days`` days by verdict and by evidence."""
+
+    days: int
+    unknown_strength: str  # possible, legs, not_legs (the athlete's setting)
+    by_verdict: dict[str, int]  # legs, not_legs, possible
+    by_evidence: dict[str, int]  # sets, names, summary, label, learned, none
+    sentence: str
+    setting_note: str | None  # what the setting made of unknown sessions, said once
 
 
 @dataclass(frozen=True)
@@ -235,6 +276,8 @@ class Report:
     coming_up: ComingUp | None = None
     leg_fatigue: LegFatigue | None = None
     runs_evidence: RunsEvidence | None = None
+    sessions_to_settle: tuple[SessionToSettle, ...] = field(default=(), metadata=OPTIONAL)
+    known: Known | None = field(default=None, metadata=OPTIONAL)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -274,7 +317,11 @@ def _jsonable(value: object) -> object:
     if isinstance(value, FileToLookAt):
         return dict(value.record)
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+        return {
+            f.name: _jsonable(getattr(value, f.name))
+            for f in fields(value)
+            if not (f.metadata.get("optional") and getattr(value, f.name) in (None, ()))
+        }
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     return value

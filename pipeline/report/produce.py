@@ -18,7 +18,8 @@ from pipeline.config import Settings
 from pipeline.derive import fatigue_service
 from pipeline.derive import metrics as mt
 from pipeline.derive import recovery as rc
-from pipeline.derive.refresh import LOAD_HISTORY_DAYS, hr_profile, session_frame
+from pipeline.derive.possible_legs import sessions_to_settle
+from pipeline.derive.refresh import LOAD_HISTORY_DAYS, hr_profile, known_counts, session_frame
 from pipeline.errors import ReportError
 from pipeline.plans import service as plans_service
 from pipeline.report import index as report_index
@@ -122,6 +123,8 @@ def daily_report(
         coming_up=coming_up,
         leg_fatigue=leg_fatigue,
         runs_evidence=runs_evidence,
+        to_settle=sessions_to_settle(sessions, flags, legs),
+        known=known_counts(store, settings, athlete_id, end),
     )
     flagged = flags["run_activity_id"].to_list()
     traces: dict[str, pl.DataFrame] = {}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pipeline.derive.possible_legs import POSSIBLY_RECOVERING
 from pipeline.derive.recovery import format_local
-from pipeline.report.model import LegsState, Report
+from pipeline.report.model import Known, LegsState, Report, SessionToSettle
 
 
 def when(ts: datetime | None) -> str:
@@ -43,9 +44,20 @@ def headline(report: Report) -> str:
     return "Flags: " + ", ".join(parts) + "."
 
 
+def _possibly(legs: LegsState) -> str:
+    n = len(legs.possible_leg_activity_ids)
+    return (
+        f"Status: POSSIBLY RECOVERING — {plural(n, 'possible leg session')} (strength, region "
+        f"unknown) ended within the leg window; if it trained legs, intense running is advised "
+        f'from {when(legs.possible_ok_from)}. See "Sessions to settle".'
+    )
+
+
 def legs_sentence(legs: LegsState) -> str:
     """The legs' state at the end of the day as a sentence."""
     if legs.last_leg_end is None:
+        if legs.status == POSSIBLY_RECOVERING:
+            return "No known leg session on record before the end of this day. " + _possibly(legs)
         return "No leg session on record before the end of this day: legs are ready."
     marks = [k for k, on in (("heavy", legs.heavy), ("unaccustomed", legs.unaccustomed)) if on]
     kind = " and ".join(marks) or "not heavy"
@@ -59,6 +71,28 @@ def legs_sentence(legs: LegsState) -> str:
             f"Status: RECOVERING ({fmt(legs.window_hours, 'g')} h window) — intense running "
             f"advised from {when(legs.intense_ok_from)}."
         )
+    elif legs.status == POSSIBLY_RECOVERING:
+        text += _possibly(legs)
     else:
         text += f"Status: READY for intense running since {when(legs.intense_ok_from)}."
     return text
+
+
+def settle_line(s: SessionToSettle) -> str:
+    """One possible leg session: what, when, why unknown, what it decides, the two commands."""
+    decides = []
+    if s.flagged_run_ids:
+        decides.append(f"it decides the flag of {plural(len(s.flagged_run_ids), 'run')} today")
+    if s.inside_window:
+        decides.append("it keeps the legs possibly recovering")
+    commands = ", ".join(f"`{c.command}` if {c.meaning}" for c in s.commands)
+    return (
+        f"{s.name} (`{s.activity_id}`), ended {when(s.end)}: region unknown — {s.why_unknown}"
+        + (f"; {' and '.join(decides)}" if decides else "")
+        + f". Settle it: {commands}."
+    )
+
+
+def known_lines(known: Known) -> list[str]:
+    """How much is known, as one or two sentences."""
+    return [known.sentence + "."] + ([known.setting_note + "."] if known.setting_note else [])
