@@ -53,13 +53,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     srv.stop()
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> float:
+def wait_for(
+    cond: Callable[[], bool],
+    timeout: float,
+    what: str,
+    explain: Callable[[], str] | None = None,
+) -> float:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if cond():
             return time.monotonic() - t0
         time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+    detail = f"; {explain()}" if explain is not None else ""
+    raise AssertionError(f"{what}: not within {timeout:.0f} s{detail}")
 
 
 def descendants(pid: int) -> list[int]:
@@ -268,6 +274,15 @@ def test_serve_recovers_by_itself_after_sigkills(
             lambda: count("SCHEDULED", "PENDING", "RUNNING") == 0 and count("COMPLETED") > 0,
             180,
             "burst runs",
+            explain=lambda: (
+                "runs: "
+                + ", ".join(
+                    f"{r.name} {r.state.name if r.state else '?'} "
+                    f"(expected {r.expected_start_time:%H:%M:%S})"
+                    for r in (runs() or [])[-6:]
+                )
+                + f"; serve log tail: {serve.current_log()[-600:]!r}"
+            ),
         )
         # The flow-run process exits a moment after its run completed; a stop before that
         # makes Prefect's runner mark the run cancelled.
