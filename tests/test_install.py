@@ -189,7 +189,7 @@ def test_prefect_yaml_of_an_installed_legday_loads_its_flows(
     assert wrote.returncode == 0, wrote.stderr
     doc = yaml.safe_load((tmp_path / "prefect.yaml").read_text(encoding="utf-8"))
     by_name = {d["name"]: d for d in doc["deployments"]}
-    assert set(by_name) == {"ingest-inbox", "nightly"}
+    assert set(by_name) == {"ingest-inbox", "nightly", "evening-check"}
     assert by_name["nightly"]["schedules"][0]["timezone"] == "Europe/Berlin"
     # What `prefect deploy` and the worker do with an entrypoint, from a folder without the clone.
     entrypoints = [d["entrypoint"] for d in doc["deployments"]]

@@ -165,10 +165,12 @@ def ingest_runs(api_url: str) -> list[Any] | None:
     """All ``ingest-inbox`` runs, or None when the server does not answer (it may be restarting)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    os.environ["PREFECT_API_URL"] = api_url
+    # Explicit settings, not the environment: in a full run the session's Prefect harness has
+    # its own settings context, which would win over PREFECT_API_URL and ask the wrong server.
     try:
-        with get_client(sync_client=True) as c:
+        with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as c:
             d = c.read_deployment_by_name("ingest-inbox/ingest-inbox")
             return c.read_flow_runs(
                 deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[d.id]))
@@ -330,6 +332,7 @@ def test_serve_recovers_by_itself_after_sigkills(
 def latest_artifact(api_url: str, key: str) -> str:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     async def read() -> str:
         async with get_client() as c:
@@ -338,5 +341,5 @@ def latest_artifact(api_url: str, key: str) -> str:
             )
             return "\n".join(str(a.data) for a in found)
 
-    os.environ["PREFECT_API_URL"] = api_url
-    return asyncio.run(read())
+    with temporary_settings({PREFECT_API_URL: api_url}):  # not the session harness's server
+        return asyncio.run(read())
