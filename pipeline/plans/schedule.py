@@ -102,18 +102,11 @@ def plans_from_schedule(
         else:
             decision = found
         out.append(
-            PlannedWorkout(
+            _planned(
+                decision,
                 athlete_id=athlete_id,
-                plan_key=plan_key(athlete_id, PlanSource.FIT_SCHEDULE, ref[0], created, local),
-                start_local=start_local,
-                start_utc=start_utc,
-                all_day=all_day,
-                duration=decision.duration,
-                sport=decision.sport,
-                kind=decision.kind,
-                intensity=decision.intensity,
-                reason=decision.reason,
-                title=decision.title,
+                key=plan_key(athlete_id, PlanSource.FIT_SCHEDULE, ref[0], created, local),
+                start=(start_local, start_utc, all_day),
                 source=PlanSource.FIT_SCHEDULE,
                 feed=feed,
                 provenance=(
@@ -135,10 +128,33 @@ def plan_from_decision(
     all_day_hour: int = DEFAULT_ALL_DAY_HOUR,
 ) -> PlannedWorkout:
     """A workout file given a date by a person (``legday plan add --workout FILE WHEN``)."""
-    start_local, start_utc, all_day = local_start(when, tz, all_day_hour)
+    start = local_start(when, tz, all_day_hour)
+    return _planned(
+        decision,
+        athlete_id=athlete_id,
+        key=plan_key(athlete_id, PlanSource.FIT_WORKOUT, provenance, start[1].isoformat()),
+        start=start,
+        source=PlanSource.FIT_WORKOUT,
+        feed="manual",
+        provenance=provenance,
+    )
+
+
+def _planned(
+    decision: WorkoutDecision,
+    *,
+    athlete_id: str,
+    key: str,
+    start: tuple[datetime, datetime, bool],
+    source: PlanSource,
+    feed: str,
+    provenance: str,
+) -> PlannedWorkout:
+    """A plan of what a workout file says, at ``start`` (local, UTC, all day)."""
+    start_local, start_utc, all_day = start
     return PlannedWorkout(
         athlete_id=athlete_id,
-        plan_key=plan_key(athlete_id, PlanSource.FIT_WORKOUT, provenance, start_utc.isoformat()),
+        plan_key=key,
         start_local=start_local,
         start_utc=start_utc,
         all_day=all_day,
@@ -148,7 +164,7 @@ def plan_from_decision(
         intensity=decision.intensity,
         reason=decision.reason,
         title=decision.title,
-        source=PlanSource.FIT_WORKOUT,
-        feed="manual",
+        source=source,
+        feed=feed,
         provenance=provenance,
     )
