@@ -176,6 +176,23 @@ def same_recordings(
     return found
 
 
+def decide_one(
+    it: ToDecide, same: Mapping[tuple[str, str], list[SameFile]], *, now: datetime
+) -> Pending:
+    """Decide one parsed file against the recordings its batch's lookup found (``same``)."""
+    ident = fit_identity(it.parsed)
+    return decide(
+        athlete_id=it.athlete_id,
+        path=it.path,
+        sha256=it.sha256,
+        size=it.size,
+        parsed=it.parsed,
+        now=now,
+        seen_as=it.seen_as,
+        same=same.get((it.athlete_id, ident), []) if ident else [],
+    )
+
+
 def decide_batch(
     store: st.Store,
     items: Sequence[ToDecide],
@@ -188,21 +205,7 @@ def decide_batch(
     ``known`` replaces the lookup (the benchmark's raw append decides against an empty store).
     """
     same = same_recordings(store, items) if known is None else known
-    out = []
-    for it in items:
-        ident = fit_identity(it.parsed)
-        out.append(
-            decide(
-                athlete_id=it.athlete_id,
-                path=it.path,
-                sha256=it.sha256,
-                size=it.size,
-                parsed=it.parsed,
-                now=now,
-                seen_as=it.seen_as,
-                same=same.get((it.athlete_id, ident), []) if ident else [],
-            )
-        )
+    out = [decide_one(it, same, now=now) for it in items]
     return out
 
 

@@ -22,7 +22,7 @@ from pipeline.ingest.decide import (
     ToDecide,
     batch_frames,
     crash_row,
-    decide,
+    decide_one,
     fit_identity,
     same_recordings,
 )
@@ -157,20 +157,8 @@ def write_results(
             if isinstance(b, Pending):
                 decided.append(b)
                 continue
-            ident = fit_identity(b.parsed)
             try:
-                decided.append(
-                    decide(
-                        athlete_id=b.athlete_id,
-                        path=b.path,
-                        sha256=b.sha256,
-                        size=b.size,
-                        parsed=b.parsed,
-                        now=now,
-                        seen_as=b.seen_as,
-                        same=same.get((b.athlete_id, ident), []) if ident else [],
-                    )
-                )
+                decided.append(decide_one(b, same, now=now))
             except Exception as exc:  # one file's failure must not lose the others
                 _raise_if_disk_full(exc)
                 taken.pop((b.athlete_id, b.sha256), None)  # not stored: a repeat is no duplicate
