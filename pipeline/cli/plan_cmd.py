@@ -11,7 +11,9 @@ I/O: the store (writer: plans and conflicts are written), plan files, the termin
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +21,7 @@ import typer
 from rich.markup import escape
 
 from pipeline.cli.common import console, err, fail, now_utc, settings, wait_message
+from pipeline.config import Settings
 from pipeline.errors import LegdayError
 from pipeline.plans import service as sv
 from pipeline.plans.model import KINDS, PlanFileError, PlannedWorkout
@@ -28,6 +31,14 @@ plan_app = typer.Typer(
     help="Planned workouts and the 'coming up' check: hard runs planned too soon after legs.",
     no_args_is_help=True,
 )
+
+
+@contextmanager
+def _store(cfg: Settings, now: datetime) -> Iterator[st.Store]:
+    """The store, open for writing (waiting with a message while busy) and migrated."""
+    with st.open_store(cfg.db_path, timeout_s=60, on_wait=wait_message) as s:
+        s.migrate(now)
+        yield s
 
 
 def _when(p: PlannedWorkout) -> str:
@@ -57,8 +68,7 @@ def add(
         now = now_utc()
         today = now.astimezone(cfg.athlete(athlete).tz).date()
         moment = sv.parse_when(when, today)
-        with st.open_store(cfg.db_path, timeout_s=60, on_wait=wait_message) as s:
-            s.migrate(now)
+        with _store(cfg, now) as s:
             plan, replaced = sv.add_manual(
                 s, cfg, athlete, moment, kind, now, intensity=intensity, title=title
             )
@@ -81,8 +91,7 @@ def list_(
         cfg = settings()
         athlete = cfg.default_athlete
         now = now_utc()
-        with st.open_store(cfg.db_path, timeout_s=60, on_wait=wait_message) as s:
-            s.migrate(now)
+        with _store(cfg, now) as s:
             since = None if all_ else now - timedelta(hours=24)
             plans = sv.list_plans(s, athlete, since=since)
     except LegdayError as exc:
@@ -112,8 +121,7 @@ def remove(
     """Remove a plan and the conflicts it caused (a calendar plan returns when it is imported again)."""
     try:
         cfg = settings()
-        with st.open_store(cfg.db_path, timeout_s=60, on_wait=wait_message) as s:
-            s.migrate(now_utc())
+        with _store(cfg, now_utc()) as s:
             gone = sv.remove_plan(s, cfg.default_athlete, key)
     except LegdayError as exc:
         fail(exc)
@@ -144,8 +152,7 @@ def import_(
             ) from exc
         cfg = settings()
         now = now_utc()
-        with st.open_store(cfg.db_path, timeout_s=60, on_wait=wait_message) as s:
-            s.migrate(now)
+        with _store(cfg, now) as s:
             result = sv.import_ics(s, cfg, cfg.default_athlete, data, file.name, now)
     except LegdayError as exc:
         fail(exc)
@@ -170,8 +177,7 @@ def check(
         cfg = settings()
         athlete = cfg.default_athlete
         now = now_utc()
-        with st.open_store(cfg.db_path, timeout_s=60, on_wait=wait_message) as s:
-            s.migrate(now)
+        with _store(cfg, now) as s:
             conflicts = sv.check(s, cfg, athlete, now, horizon_days=days)
     except LegdayError as exc:
         fail(exc)
@@ -208,8 +214,7 @@ def notify(
             deliveries = deliver.send(TEST_NOTIFICATION, urls)
         else:
             now = now_utc()
-            with st.open_store(cfg.db_path, timeout_s=60, on_wait=wait_message) as s:
-                s.migrate(now)
+            with _store(cfg, now) as s:
                 deliveries = sv.check_and_notify(s, cfg, cfg.default_athlete, now).deliveries
     except LegdayError as exc:
         fail(exc)
