@@ -53,6 +53,10 @@ class FileOutcome:
     #: For a FIT file unpacked from a zip: the archive it came from (``path`` is then the
     #: extracted copy in the run's unpack folder, which is removed after the run).
     member_of: str | None = None
+    #: What the file was, as ``files.file_type`` says: ``activity``, ``workout``, ``schedules``
+    #: (FIT plan files), ``calendar``, ``garmin_summary``, ``strava_csv``, ``zip_archive``...
+    #: None when it was never read as any of them (unreadable, a duplicate of known bytes).
+    file_type: str | None = None
 
     @property
     def name(self) -> str:
