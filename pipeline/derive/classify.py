@@ -31,6 +31,13 @@ Sets that nothing identifies inherit the region of session-level text (the sessi
 names of steps no set points to) when that text is unambiguous; sessions without any usable
 signal are ``strength`` with region ``unknown`` and a reason that says so.
 
+Export summaries matched to a session (``summaries``, ``pipeline.derive.summary_hints``): their
+type makes a session a strength candidate that the file does not mark as one (Garmin
+``strength_training``, Strava ``Weight Training`` on a ``training/generic`` file); their title
+and exercise summary decide the region of a candidate the file leaves unknown or settles by
+names alone (evidence ``summary``, the reason names the source). When the sets decided, they
+stand, and a disagreeing summary is named in the reason.
+
 Sources (domain.md section d): S2 Doma et al. 2019 (6RM lower-body session -> the heavy flag's
 ``heavy_max_reps``), S4 Assumpção et al. 2013 (repeated-bout effect, volume), S8 Sporer & Wenger
 2003 (impairment is local to the muscles used, hence body regions), category weights from
@@ -47,7 +54,7 @@ values).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from enum import StrEnum
 
 import polars as pl
@@ -57,6 +64,7 @@ from pipeline.derive.keywords import TextHit, match_text
 from pipeline.derive.known import EvidenceSource
 from pipeline.derive.likeness import set_signature, workout_name
 from pipeline.derive.set_evidence import Row, SetEvidence, fill_unknown, session_text, set_evidence
+from pipeline.derive.summary_hints import SummaryHint, hints_by_activity
 from pipeline.derive.tally import (
     STRENGTH_REGIONS,
     Tally,
@@ -66,6 +74,7 @@ from pipeline.derive.tally import (
     not_leg_text,
     tally,
 )
+from pipeline.exports.match import RegionHint
 
 
 class Kind(StrEnum):
@@ -120,14 +129,14 @@ class Classification:
     """One row of ``CLASSIFIED_SCHEMA``: what the rules say a session is, and why.
 
     ``region`` (strength kinds only): lower, upper, core, full or unknown. ``evidence``
-    (strength candidates only): what decided, ``sets``, ``names`` or ``none``;
+    (strength candidates only): what decided, ``sets``, ``names``, ``summary`` or ``none``;
     ``set_signature`` and ``workout_name`` are what ``pipeline.derive.learned`` matches on.
     """
 
     activity_id: str
     kind: Kind
     region: Region | None
-    leg_score: float
+    leg_score: float | None  # None: decided by an export summary, not measured from sets
     lower_sets: int
     active_sets: int
     heavy: bool
@@ -141,15 +150,17 @@ class Classification:
 class _Sport:
     sport: str
     sub: str
+    by_summary: bool = False  # its export summary's type says strength (the file does not)
 
     @property
     def desc(self) -> str:
-        return f"{self.sport or 'unknown sport'}/{self.sub or 'none'}"
+        said = ", strength by its export summary's type" if self.by_summary else ""
+        return f"{self.sport or 'unknown sport'}/{self.sub or 'none'}{said}"
 
     @property
     def strength(self) -> bool:
         """A strength sport: a candidate even without sets."""
-        return self.sub in _STRENGTH_SUBS
+        return self.sub in _STRENGTH_SUBS or self.by_summary
 
     @property
     def conditional(self) -> bool:
@@ -248,7 +259,11 @@ def _verdict(
 
 
 def _classify_one(
-    act: Row, sets: list[Row], steps: list[Row], cfg: ClassificationSettings
+    act: Row,
+    sets: list[Row],
+    steps: list[Row],
+    cfg: ClassificationSettings,
+    hint: SummaryHint | None = None,
 ) -> Classification:
     sport = _sport(act)
     active = [s for s in sets if s.get("set_type") == "active"]
@@ -259,6 +274,8 @@ def _classify_one(
     kind = _kind_by_sport(sport)
     if kind is not None:
         return unmeasured(kind, f"{kind}: sport {sport.desc}")
+    if hint is not None and hint.strength and not sport.strength:
+        sport = replace(sport, by_summary=True)
     if not (sport.strength or active):
         no_sets = " (no active sets)" if sport.conditional else ""
         return unmeasured(Kind.OTHER, f"other: sport {sport.desc}{no_sets}")
@@ -268,7 +285,7 @@ def _classify_one(
     evidence, filled = fill_unknown(evidence, session)
     t = tally(evidence, cfg)
     kind, region, reason = _verdict(act, sport, t, cfg, session, filled)
-    return Classification(
+    out = Classification(
         act["activity_id"],
         kind,
         region,
@@ -280,6 +297,47 @@ def _classify_one(
         _evidence_source(t, region),
         set_signature(active),
         workout_name(steps),
+    )
+    return out if hint is None else _with_summary(out, hint)
+
+
+def _with_summary(c: Classification, hint: SummaryHint) -> Classification:
+    """A strength candidate with what its matched export summaries say (``summary_hints``).
+
+    The sets' verdict stands (a disagreeing summary is named in the reason); a session the
+    file leaves unknown, or settles by names alone, takes the summary's region when it has one.
+    """
+    if c.kind not in (Kind.STRENGTH, Kind.LEG_STRENGTH):
+        return c
+    legs = hint.hint is RegionHint.LEGS
+    if c.evidence is EvidenceSource.SETS:
+        if hint.hint is RegionHint.UNKNOWN or legs == (c.kind is Kind.LEG_STRENGTH):
+            return c
+        return replace(c, reason=f"{c.reason}; the sets decide over the {hint.reason}")
+    if hint.hint is RegionHint.UNKNOWN:
+        return replace(c, reason=f"{c.reason}; {hint.reason}")
+    file_said = f" (the file alone: {c.reason})" if c.evidence is EvidenceSource.NAMES else ""
+    if legs:
+        return replace(
+            c,
+            kind=Kind.LEG_STRENGTH,
+            region=Region.LOWER,
+            leg_score=None,
+            lower_sets=0,
+            heavy=hint.heavy,
+            reason=f"leg day by export summary: {hint.reason}{file_said}",
+            evidence=EvidenceSource.SUMMARY,
+        )
+    region = Region(hint.region)
+    return replace(
+        c,
+        kind=Kind.STRENGTH,
+        region=region,
+        leg_score=0.0,
+        lower_sets=0,
+        heavy=False,
+        reason=f"strength ({region}) by export summary: {hint.reason}{file_said}",
+        evidence=EvidenceSource.SUMMARY,
     )
 
 
@@ -308,14 +366,18 @@ def classify(
     sets: pl.DataFrame,
     steps: pl.DataFrame,
     settings: ClassificationSettings,
+    summaries: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Classify every session of ``activities`` (one output row per activity_id, input order).
 
     ``sets`` and ``steps`` may hold rows of other activities; they are matched on
-    ``activity_id``. Columns: see ``CLASSIFIED_SCHEMA`` (the fields of ``Classification``).
+    ``activity_id``. ``summaries``: what the export summaries matched to some of them say
+    (``summary_hints.HINTS_SCHEMA``); none or empty classifies from the files alone. Columns:
+    see ``CLASSIFIED_SCHEMA`` (the fields of ``Classification``).
     """
     sets_by = _group(sets, ["activity_id", "set_index"])
     steps_by = _group(steps, ["activity_id", "step_index"])
+    hints = hints_by_activity(summaries)
     rows = [
         astuple(
             _classify_one(
@@ -323,6 +385,7 @@ def classify(
                 sets_by.get(str(act["activity_id"]), []),
                 steps_by.get(str(act["activity_id"]), []),
                 settings,
+                hints.get(str(act["activity_id"])),
             )
         )
         for act in activities.iter_rows(named=True)

@@ -70,9 +70,13 @@ class KnownCounts:
 
     @property
     def all_from_files(self) -> bool:
-        """Every session was identified by its own file: nothing possible, labelled or learned."""
+        """Every session was identified by its own file: nothing possible, labelled, learned
+        or decided by an export summary."""
         ev = self.by_evidence
-        return self.unknown_region == 0 and ev["label"] == 0 and ev["learned"] == 0
+        return self.unknown_region == 0 and all(
+            ev[e] == 0
+            for e in (EvidenceSource.LABEL, EvidenceSource.LEARNED, EvidenceSource.SUMMARY)
+        )
 
     def mode_sentence(self) -> str | None:
         """What the setting made of the unknown sessions, when it was not ``possible``."""

@@ -9,7 +9,9 @@ through ``pipeline.store.derive_sql``). A session *learns* a kind when all of th
 * it has no label of its own (an explicit label always wins);
 * it shares a key with a labelled session, the *teacher* (``pipeline.derive.likeness``): the
   same set signature, the same workout name, or the same title (device default titles such as
-  "Strength" never match).
+  "Strength" never match). A session's title is its FIT name or, when that is absent or a
+  device default, the title of an export summary matched to it (a Connect or Strava title such
+  as "Lower A" lives only there).
 
 When several teachers match, the most recently labelled one wins (a person's latest word);
 between keys of one teacher the strongest is named: set signature, then workout name, then
@@ -26,7 +28,7 @@ from enum import StrEnum
 
 import polars as pl
 
-from pipeline.derive.likeness import title_key, workout_key
+from pipeline.derive.likeness import session_title_key, workout_key
 
 
 class MatchKey(StrEnum):
@@ -48,6 +50,7 @@ FEATURES_SCHEMA: dict[str, pl.DataType] = {
     "activity_id": pl.String(),
     "start_utc": pl.Datetime("us", "UTC"),
     "name": pl.String(),
+    "summary_title": pl.String(),  # of an export summary matched to it (``summary_hints``)
     "workout_name": pl.String(),
     "set_signature": pl.String(),
     "kind": pl.String(),  # the rules' kind
@@ -68,7 +71,7 @@ def _keys(row: dict[str, object]) -> dict[MatchKey, str]:
     found = {
         MatchKey.SET_SIGNATURE: row.get("set_signature"),
         MatchKey.WORKOUT_NAME: workout_key(row.get("workout_name")),
-        MatchKey.TITLE: title_key(row.get("name")),
+        MatchKey.TITLE: session_title_key(row.get("name"), row.get("summary_title")),
     }
     return {k: v for k, v in found.items() if isinstance(v, str) and v}
 
@@ -174,7 +177,7 @@ def preview_label(
         out.append(
             LabelChange(
                 aid,
-                info[aid].get("name"),
+                info[aid].get("name") or info[aid].get("summary_title"),
                 info[aid].get("start_utc"),
                 k_before,
                 src_before,

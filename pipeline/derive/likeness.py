@@ -4,8 +4,9 @@ Pure, no I/O. ``pipeline.derive.classify`` stores these three keys with each cla
 (``classifications.set_signature``, ``workout_name``; the title is the activity's ``name``) and
 ``pipeline.derive.learned`` carries a person's label over to the sessions that share one.
 
-* **title**: the session's name (``activities.name``; later the title of an export summary),
-  lower-cased with runs of spaces collapsed. Names a device gives by itself ("Strength",
+* **title**: the session's name (``activities.name``) or, when that gives no key, the title of
+  an export summary matched to it (``session_title_key``), lower-cased with runs of spaces
+  collapsed. Names a device gives by itself ("Strength",
   "Strength Training", "Munich Strength", "Workout") say nothing about a program, so they are
   no key (``GENERIC_TITLE``).
 * **workout name**: the name of the workout the watch followed (``wkt_name``), compared the
@@ -51,6 +52,11 @@ def title_key(name: object) -> str | None:
     if key is None or GENERIC_TITLE.match(key):
         return None
     return key
+
+
+def session_title_key(name: object, summary_title: object = None) -> str | None:
+    """The title key of a session: its FIT name's, else its export summary title's."""
+    return title_key(name) or title_key(summary_title)
 
 
 def workout_name(steps: Iterable[Row]) -> str | None:

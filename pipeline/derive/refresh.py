@@ -26,11 +26,13 @@ from pipeline.derive import known as kn
 from pipeline.derive import learned as lr
 from pipeline.derive import metrics as mt
 from pipeline.derive import recovery as rc
+from pipeline.derive import summary_hints as sh
 from pipeline.derive.labels import apply_labels, check_kind
 from pipeline.errors import ReportError
 from pipeline.store import db as st
 from pipeline.store import derive_sql as sql
 from pipeline.store import evidence_counts_sql
+from pipeline.store import summaries_sql as sq
 
 #: Days of history the load model reads: six time constants of the 42-day fitness model
 #: leave under 0.3 % of the initial value, so older history cannot change the numbers shown.
@@ -90,12 +92,15 @@ def refresh(
     """
     athlete = settings.athlete(athlete_id)
     profile = hr_profile(store, athlete_id, athlete, now)
+    # Export summaries first: a session whose summary arrived (or left) since the last refresh
+    # is classified again, whichever of summary and FIT file came first.
+    moved, since = _refresh_summaries(store, settings, athlete_id, now)
     todo = _todo(store, athlete_id, profile, full, only)
-    if not todo:
+    if not todo and not moved:
         return RefreshResult(athlete_id, 0, 0, 0, None)
     labels = sql.load_labels(store, athlete_id)
-    classified_n = measured_n = 0
-    since: datetime | None = None
+    classified_n = len(set(moved) - set(todo))
+    measured_n = 0
     # Chunks bound memory by the chunk, not by the history (a backfill of years of 1 Hz heart
     # rate would not fit otherwise); each chunk commits on its own, so an interrupted refresh
     # resumes where it stopped.
@@ -105,7 +110,8 @@ def refresh(
             acts = sql.load_activities(store, athlete_id, ids=ids)
             sets = sql.load_sets(store, athlete_id, ids)
             steps = sql.load_steps(store, athlete_id, ids)
-            classified = cl.classify(acts, sets, steps, athlete.classification)
+            hints = _hints(store, settings, athlete_id, ids)
+            classified = cl.classify(acts, sets, steps, athlete.classification, hints)
             sql.replace_derived(store, "classifications", athlete_id, classified, now)
             # Metrics label runs, so they take the kind a person gave over the rules' kind.
             kinds = apply_labels(classified, labels)
@@ -130,6 +136,53 @@ def refresh(
         with store.transaction():
             n_flags = _refresh_flags(store, settings, athlete_id, since, now)
     return RefreshResult(athlete_id, classified_n, measured_n, n_flags, since)
+
+
+def _hints(
+    store: st.Store, settings: Settings, athlete_id: str, ids: list[str]
+) -> pl.DataFrame | None:
+    """What the export summaries matched to ``ids`` say (None: the athlete has none)."""
+    matched = sq.matched_summaries(store, athlete_id, ids)
+    if matched.height == 0:
+        return None
+    return sh.summary_hints(matched, settings.athlete(athlete_id).classification)
+
+
+def _refresh_summaries(
+    store: st.Store, settings: Settings, athlete_id: str, now: datetime
+) -> tuple[list[str], datetime | None]:
+    """Match the athlete's export summaries again and classify the activities a summary joined
+    or left; returns those activities and the earliest start among them.
+
+    The new matches and the new kinds are written in one transaction, so a crash leaves the
+    old pair and the next refresh finds the same change again. Only the classification is
+    redone: a summary never makes or unmakes a run, so the metrics stay as they are. Costs one
+    count when the athlete has no summaries.
+    """
+    if not sq.count_summaries(store, athlete_id):
+        return [], None
+    changes, moved_set = sh.match_changes(
+        sq.summaries_to_match(store, athlete_id), sq.activities_to_match(store, athlete_id)
+    )
+    if changes.height == 0:
+        return [], None
+    moved = sorted(moved_set)
+    first: datetime | None = None
+    with store.transaction():
+        sq.save_matches(store, athlete_id, changes, now)
+        if moved:
+            acts = sql.load_activities(store, athlete_id, ids=moved)
+            classified = cl.classify(
+                acts,
+                sql.load_sets(store, athlete_id, moved),
+                sql.load_steps(store, athlete_id, moved),
+                settings.athlete(athlete_id).classification,
+                _hints(store, settings, athlete_id, moved),
+            )
+            sql.replace_derived(store, "classifications", athlete_id, classified, now)
+            start = acts.filter(pl.col("time_plausible"))["start_utc"].min()
+            first = start if isinstance(start, datetime) else None
+    return moved, first
 
 
 def _refresh_learned(store: st.Store, athlete_id: str, now: datetime) -> datetime | None:

@@ -180,15 +180,19 @@ def rule_sessions(
 
 def learning_features(store: Store, athlete_id: str) -> pl.DataFrame:
     """What ``pipeline.derive.learned`` matches on (``FEATURES_SCHEMA``): every strength
-    session and every labelled session of the athlete, with the rules' kind and region."""
+    session and every labelled session of the athlete, with the rules' kind and region, and
+    the title of an export summary matched to it (Garmin's before Strava's)."""
     return store.frame(
-        "SELECT a.activity_id, a.start_utc, a.name, c.workout_name, c.set_signature, "
-        "c.kind, c.region FROM activities a "
+        "SELECT a.activity_id, a.start_utc, a.name, st.title AS summary_title, c.workout_name, "
+        "c.set_signature, c.kind, c.region FROM activities a "
         "JOIN classifications c USING (athlete_id, activity_id) "
+        "LEFT JOIN (SELECT activity_id, first(title ORDER BY source, source_id) AS title "
+        "FROM activity_summaries WHERE athlete_id = ? AND activity_id IS NOT NULL "
+        "AND title IS NOT NULL GROUP BY activity_id) st USING (activity_id) "
         "WHERE a.athlete_id = ? AND (c.kind IN ('strength', 'leg_strength') OR EXISTS "
         "(SELECT 1 FROM labels l WHERE l.athlete_id = a.athlete_id "
         "AND l.activity_id = a.activity_id)) ORDER BY a.start_utc, a.activity_id",
-        [athlete_id],
+        [athlete_id, athlete_id],
     )
 
 

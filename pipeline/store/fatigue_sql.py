@@ -2,8 +2,10 @@
 core and derived relations, and what they write to ``fatigue_doses``, ``fatigue_curve`` and
 ``legs_ready`` (migration 0005). I/O on the store passed in; no clock, no settings.
 
-Kinds are the effective ones (a person's label wins over the rules, as in ``activity_overview``),
-and activities whose clock was implausible are left out (kept, never put in time).
+Kinds are the effective ones, as in ``activity_overview`` and the recovery windows
+(``derive.refresh.session_frame``): a person's label, then a kind learned from a label on a
+session like it (``learned_kinds``), then the rules. Activities whose clock was implausible are
+left out (kept, never put in time).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import polars as pl
 
 from pipeline.store.db import Store
 
-#: Effective kind and possible region of each plausible activity (label over rules).
+#: Effective kind and possible region of each plausible activity (label, learned, rules).
 _KINDS = (
-    "SELECT a.activity_id, a.start_utc, a.end_utc, coalesce(l.kind, c.kind) AS kind, c.region "
-    "FROM activities a "
+    "SELECT a.activity_id, a.start_utc, a.end_utc, coalesce(l.kind, lk.kind, c.kind) AS kind, "
+    "c.region FROM activities a "
     "LEFT JOIN classifications c USING (athlete_id, activity_id) "
     "LEFT JOIN labels l USING (athlete_id, activity_id) "
+    "LEFT JOIN learned_kinds lk USING (athlete_id, activity_id) "
     "WHERE a.athlete_id = ? AND a.time_plausible AND a.start_utc IS NOT NULL"
 )
 
