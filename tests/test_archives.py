@@ -62,8 +62,14 @@ def test_a_garmin_export_expands_to_its_fit_files(tmp_path: Path) -> None:
     assert all(p.parent == dest and p.suffix == ".fit" for p in res.extracted)
     assert sorted(p.read_bytes() for p in res.extracted) == sorted(p.read_bytes() for p in FITS[:8])
     assert all(parse_fit(p.read_bytes()).status == "stored" for p in res.extracted)
-    assert len(res.skipped) == 2  # the JSON files
-    assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in res.extracted)
+    # The export's summary file is taken (issue 12), the other JSON file is not.
+    assert len(res.skipped) == 1 and [s.path.name for s in res.summaries] == [
+        "summarizedActivities.json"
+    ]
+    assert res.summaries[0].path.parent == dest / "summaries"
+    assert sorted(p.name for p in dest.iterdir() if p.is_file()) == sorted(
+        p.name for p in res.extracted
+    )
     assert res.bytes_extracted == sum(p.stat().st_size for p in FITS[:8])
 
 

@@ -17,13 +17,22 @@ one flat folder under safe names. A zip comes from outside and may be hostile, s
 - an archive that cannot be read is ``zip_corrupt``; a nested one that cannot be read does not
   stop its siblings.
 
+A Strava bulk export keeps its FIT files gzipped (``activities/123.fit.gz``): such members, and a
+``.fit.gz`` file given on its own, are gunzipped under the same limits (``123.fit``). The summary
+files of an export (Garmin ``*_summarizedActivities.json``, Strava ``activities.csv``, recognised
+by ``pipeline.exports.layout``) are extracted too, into ``ArchiveResult.summaries``; every
+extracted file keeps the name it had inside its archive (``ArchiveResult.inner``), so that a
+Strava row's ``Filename`` finds the FIT file it belongs to.
+
 Reason codes (``ArchiveProblem.reason_code``): ``zip_bomb``, ``zip_too_deep``, ``zip_corrupt``,
 ``zip_unsafe_member`` (symlink or special member, skipped), ``zip_unsafe_name`` (a traversal or
-absolute name, extracted under a safe name: ``lost=False``), ``zip_encrypted``.
+absolute name, extracted under a safe name: ``lost=False``), ``zip_encrypted``; ``gzip_corrupt``
+for a ``.fit.gz`` that cannot be gunzipped.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
@@ -36,17 +45,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from pipeline.exports.layout import MemberRole, find_export_members
+from pipeline.exports.types import ExportSource
+
 __all__ = [
     "ARCHIVE_SUFFIXES",
     "ArchiveLimits",
     "ArchiveProblem",
     "ArchiveResult",
+    "ExtractedSummary",
+    "InnerName",
     "expand_archive",
     "is_archive",
 ]
 
 ARCHIVE_SUFFIXES = (".zip",)
 FIT_MEMBER_SUFFIXES = (".fit",)
+GZIP_SUFFIXES = (".fit.gz",)
+_GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 16
 _NAME_MAX_BYTES = 200  # below 255 so that a "-2" collision suffix and ".part" still fit
 
@@ -77,11 +93,31 @@ class ArchiveProblem:
     lost: bool = True
 
 
+@dataclass(frozen=True)
+class InnerName:
+    """Where an extracted file was: the archive holding it (``!``-joined label) and its name there."""
+
+    archive: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ExtractedSummary:
+    """An export summary file extracted from an archive, and which export it belongs to."""
+
+    path: Path
+    source: ExportSource
+    inner: InnerName
+
+
 @dataclass
 class ArchiveResult:
     """The FIT files extracted (paths in ``dest``), the problems, and the non-FIT members skipped."""
 
     extracted: list[Path] = field(default_factory=list)
+    summaries: list[ExtractedSummary] = field(default_factory=list)
+    #: Extracted path -> its place inside the archive (FIT files; summaries carry their own).
+    inner: dict[Path, InnerName] = field(default_factory=dict)
     problems: list[ArchiveProblem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     refused: bool = False  # the whole archive was refused: nothing of it is left in ``dest``
@@ -102,8 +138,14 @@ class _Budget:
 
 
 def is_archive(path: Path) -> bool:
-    """True for a file whose name says zip (the content is checked by ``expand_archive``)."""
-    return path.suffix.lower() in ARCHIVE_SUFFIXES
+    """True for a file whose name says zip or ``.fit.gz`` (the content is checked by
+    ``expand_archive``)."""
+    lower = path.name.lower()
+    return path.suffix.lower() in ARCHIVE_SUFFIXES or lower.endswith(GZIP_SUFFIXES)
+
+
+def _gunzipped_name(name: str) -> str:
+    return name[:-3] if name.lower().endswith(".gz") else name
 
 
 def safe_member_name(name: str) -> str:
@@ -155,13 +197,13 @@ def _create(dest: Path, name: str) -> tuple[Path, IO[bytes]]:
 
 
 def _stream(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, out: IO[bytes], budget: _Budget, where: str
+    src: IO[bytes] | gzip.GzipFile, compressed: int, out: IO[bytes], budget: _Budget, where: str
 ) -> int:
     """Copy one member, counting what is decompressed against the limits as it comes."""
     lim = budget.limits
-    allowed_by_ratio = max(lim.ratio_floor_bytes, int(lim.max_ratio * max(1, info.compress_size)))
+    allowed_by_ratio = max(lim.ratio_floor_bytes, int(lim.max_ratio * max(1, compressed)))
     n = 0
-    with zf.open(info) as src:
+    with src:
         while True:
             chunk = src.read(_CHUNK)
             if not chunk:
@@ -177,7 +219,7 @@ def _stream(
                     "zip_bomb",
                     where,
                     f"a member expands more than {lim.max_ratio:g} times its compressed size "
-                    f"({info.compress_size:,} bytes)",
+                    f"({compressed:,} bytes)",
                 )
             if budget.total > lim.max_total_bytes:
                 raise _Refused(
@@ -209,6 +251,12 @@ def _expand(
         return
     with zf:
         infos = zf.infolist()
+        # The summary files of a Garmin or Strava export, told by where they sit in it.
+        summary_of = {
+            m.name: m.source
+            for m in find_export_members([i.filename for i in infos]).members
+            if m.role is MemberRole.SUMMARY
+        }
         budget.members += len(infos)
         if budget.members > lim.max_members:
             raise _Refused("zip_bomb", label, f"more than {lim.max_members:,} members")
@@ -232,7 +280,9 @@ def _expand(
                 continue
             lower = info.filename.lower()
             nested = lower.endswith(ARCHIVE_SUFFIXES)
-            if not nested and not lower.endswith(FIT_MEMBER_SUFFIXES):
+            gz = lower.endswith(GZIP_SUFFIXES)
+            summary = summary_of.get(info.filename)
+            if not (nested or gz or summary or lower.endswith(FIT_MEMBER_SUFFIXES)):
                 result.skipped.append(where)
                 continue
             if info.flag_bits & 0x1:
@@ -246,7 +296,7 @@ def _expand(
                     where,
                     f"archives nested more than {lim.max_depth} deep (a Garmin export needs 1)",
                 )
-            name = safe_member_name(info.filename)
+            name = safe_member_name(_gunzipped_name(info.filename) if gz else info.filename)
             if _unsafe_name(info.filename):
                 result.problems.append(
                     ArchiveProblem(
@@ -256,13 +306,23 @@ def _expand(
                         lost=False,
                     )
                 )
-            target, fh = _create(scratch if nested else dest, name)
+            folder = scratch if nested else (dest / "summaries" if summary else dest)
+            folder.mkdir(exist_ok=True)
+            target, fh = _create(folder, name)
             try:
                 with fh:
-                    size = _stream(zf, info, fh, budget, where)
+                    raw = zf.open(info)
+                    src = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+                    size = _stream(src, info.compress_size, fh, budget, where)
             except _Refused:
                 target.unlink(missing_ok=True)
                 raise
+            except gzip.BadGzipFile as exc:  # an OSError, but the member's fault, not the disk's
+                target.unlink(missing_ok=True)
+                result.problems.append(
+                    ArchiveProblem(where, "gzip_corrupt", f"cannot be gunzipped ({exc}); skipped")
+                )
+                continue
             except OSError:
                 target.unlink(missing_ok=True)
                 raise  # a full disk or a permission problem is not the archive's fault
@@ -279,9 +339,34 @@ def _expand(
                     _expand(target, dest, scratch, result, budget, depth + 1, where)
                 finally:
                     target.unlink(missing_ok=True)
+            elif summary is not None:
+                result.summaries.append(
+                    ExtractedSummary(target, summary, InnerName(label, info.filename))
+                )
             else:
                 result.extracted.append(target)
+                result.inner[target] = InnerName(label, info.filename)
                 result.bytes_extracted += size
+
+
+def _expand_gzip(source: Path, dest: Path, result: ArchiveResult, budget: _Budget) -> None:
+    """A ``.fit.gz`` file on its own (a Strava export unpacked): one FIT file out."""
+    name = safe_member_name(_gunzipped_name(source.name))
+    target, fh = _create(dest, name)
+    try:
+        with fh:
+            size = _stream(
+                gzip.GzipFile(source, mode="rb"), source.stat().st_size, fh, budget, source.name
+            )
+    except (gzip.BadGzipFile, zlib.error, EOFError) as exc:
+        target.unlink(missing_ok=True)
+        raise _Refused("gzip_corrupt", source.name, f"cannot be gunzipped ({exc})") from exc
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    result.extracted.append(target)
+    result.inner[target] = InnerName(source.name, _gunzipped_name(source.name))
+    result.bytes_extracted += size
 
 
 def expand_archive(path: Path, dest: Path, *, limits: ArchiveLimits) -> ArchiveResult:
@@ -297,10 +382,14 @@ def expand_archive(path: Path, dest: Path, *, limits: ArchiveLimits) -> ArchiveR
     budget = _Budget(limits)
     scratch = Path(tempfile.mkdtemp(prefix=".legday-unzip-", dir=dest))
     try:
-        _expand(Path(path), dest, scratch, result, budget, 0, Path(path).name)
+        if _is_gzip(Path(path)):
+            _expand_gzip(Path(path), dest, result, budget)
+        else:
+            _expand(Path(path), dest, scratch, result, budget, 0, Path(path).name)
     except _Refused as refusal:
-        _remove(result.extracted)
+        _remove(result.extracted + [x.path for x in result.summaries])
         result.extracted, result.bytes_extracted, result.refused = [], 0, True
+        result.summaries, result.inner = [], {}
         result.problems.append(
             ArchiveProblem(
                 refusal.member,
@@ -309,11 +398,19 @@ def expand_archive(path: Path, dest: Path, *, limits: ArchiveLimits) -> ArchiveR
             )
         )
     except BaseException:
-        _remove(result.extracted)
+        _remove(result.extracted + [x.path for x in result.summaries])
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return result
+
+
+def _is_gzip(path: Path) -> bool:
+    """A ``.fit.gz`` by its name, or a gzip stream by its first bytes (a zip starts ``PK``)."""
+    if path.name.lower().endswith(".gz"):
+        return True
+    with path.open("rb") as fh:
+        return fh.read(2) == _GZIP_MAGIC
 
 
 def _remove(paths: list[Path]) -> None:

@@ -77,6 +77,8 @@ class IngestSummary:
     seconds: float = 0.0
     #: Files under the given folders that are not taken (not ``.fit``/``.zip``, see ``collect``).
     skipped: list[Path] = field(default_factory=list)
+    #: What rebuilding the plans of FIT workout/schedule files said (a workout with no date...).
+    plan_notes: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in FileStatus}

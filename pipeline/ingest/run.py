@@ -18,10 +18,11 @@ from pathlib import Path
 
 from pipeline.config import Settings
 from pipeline.errors import StoreUnavailable
-from pipeline.ingest.archives import ArchiveLimits, is_archive
-from pipeline.ingest.collect import collect_files
+from pipeline.ingest.archives import ArchiveLimits
+from pipeline.ingest.collect import FileKind, collect_files, file_kind
 from pipeline.ingest.outcomes import FileOutcome, IngestSummary, ProgressCallback
 from pipeline.ingest.plan import InRun, ParseJob, plan_ingest
+from pipeline.ingest.side import SideJob, ingest_side_files, rebuild_plans, strava_names
 from pipeline.ingest.unpack import Unpacked, record_archive, unpack, unpack_workspace
 from pipeline.ingest.workers import Parser, ProcessParser
 from pipeline.ingest.writer import write_results
@@ -69,6 +70,7 @@ def ingest_paths(
         on_wait=on_wait,
         unpack_dir=unpack_dir,
         unpack_root=settings.unpack_root,
+        settings=settings,
     )
     summary.skipped = skipped
     return summary
@@ -88,6 +90,7 @@ def ingest_files(
     unpack_dir: Path | None = None,
     unpack_root: Path | None = None,
     archive_limits: ArchiveLimits | None = None,
+    settings: Settings | None = None,
 ) -> IngestSummary:
     """Ingest ``(path, athlete_id)`` pairs into the store at ``db_path``.
 
@@ -96,17 +99,19 @@ def ingest_files(
     a fresh folder of this run under ``unpack_root`` (default: beside the store), within
     ``archive_limits`` (a zip bomb is refused), and their FIT files ingested; their outcomes
     carry ``member_of``. The same bytes twice in one run (a file and a zip holding it) are
-    ingested once, the repeat is a duplicate.
+    ingested once, the repeat is a duplicate. Export summaries and calendars (``side.py``) are
+    stored after the FIT files; ``settings`` gives calendars their athlete's zone and rebuilds
+    the plans of FIT workout/schedule files.
     """
     if unpack_dir is None:
         with unpack_workspace(unpack_root or db_path.parent / UNPACK_FOLDER) as folder:
             return _ingest(
                 db_path, items, now, parser or ProcessParser(workers), progress, on_wait,
-                batch_seconds, lock_timeout_s, folder, archive_limits,
+                batch_seconds, lock_timeout_s, folder, archive_limits, settings,
             )  # fmt: skip
     return _ingest(
         db_path, items, now, parser or ProcessParser(workers), progress, on_wait,
-        batch_seconds, lock_timeout_s, unpack_dir, archive_limits,
+        batch_seconds, lock_timeout_s, unpack_dir, archive_limits, settings,
     )  # fmt: skip
 
 
@@ -121,6 +126,7 @@ def _ingest(
     lock_timeout_s: float,
     unpack_dir: Path,
     archive_limits: ArchiveLimits | None,
+    settings: Settings | None,
 ) -> IngestSummary:
     started = time.monotonic()
     summary = IngestSummary()
@@ -140,15 +146,15 @@ def _ingest(
     )
     for outcome in plan.decided:
         done(outcome)
-    jobs: list[ParseJob] = [j for j in plan.jobs if not is_archive(Path(j.path))]
-    archives = [j for j in plan.jobs if is_archive(Path(j.path))]
+    routes = _Routes()
+    routes.sort(plan.jobs)
     unpacked: list[Unpacked] = []
     seen_as: dict[str, str] = {}
-    if archives:
+    if routes.archives:
         try:
             unpacked = [
                 unpack(Path(j.path), j.athlete_id, j.sha256, unpack_dir, archive_limits)
-                for j in archives
+                for j in routes.archives
             ]
         except OSError as exc:  # the disk or the folder, not the archive: keep it for later
             raise StoreUnavailable(
@@ -157,10 +163,12 @@ def _ingest(
             ) from exc
         members: list[tuple[Path, str]] = []
         for u in unpacked:
-            for m in u.result.extracted:
+            found = [*u.result.extracted, *(x.path for x in u.result.summaries)]
+            for m in found:
                 member_of[str(m)] = str(u.path)
                 seen_as[str(m)] = f"{u.path}!{m.name}"
                 members.append((m, u.athlete_id))
+            routes.note_archive(u)
         sub = plan_ingest(
             db_path,
             members,
@@ -172,7 +180,8 @@ def _ingest(
         )
         for outcome in sub.decided:
             done(outcome)
-        jobs += sub.jobs
+        routes.sort(sub.jobs)
+    jobs = routes.fits
     sha_of = {j.path: j.sha256 for j in jobs}
     del plan
     write_results(
@@ -186,6 +195,21 @@ def _ingest(
         seen_as=seen_as,
         sha_of=sha_of,
     )
+    # Summaries after the FIT files, so that a Strava row finds the hash of its file.
+    sha_at = {o.path: o.sha256 for o in summary.outcomes if o.sha256}
+    for outcome in ingest_side_files(
+        db_path,
+        routes.side_jobs(seen_as),
+        settings=settings,
+        sha_at=sha_at,
+        now=now,
+        lock_timeout_s=lock_timeout_s,
+        on_wait=on_wait,
+    ):
+        done(outcome)
+    summary.plan_notes = rebuild_plans(
+        db_path, summary.outcomes, settings, now, lock_timeout_s=lock_timeout_s, on_wait=on_wait
+    )
     if unpacked:
         # Recorded last: an archive killed half-way is unpacked again next time, and its
         # members already stored are then plain duplicates.
@@ -194,6 +218,67 @@ def _ingest(
                 done(record_archive(store, u, now))
     summary.seconds = time.monotonic() - started
     return summary
+
+
+class _Routes:
+    """The jobs of a run by where they go, and the places that tie a Strava CSV to its FIT files.
+
+    Zip members: their kind comes from the archive reader (a summary by its place in the
+    export); loose files: from their name (``collect.file_kind``).
+    """
+
+    def __init__(self) -> None:
+        self.fits: list[ParseJob] = []
+        self.archives: list[ParseJob] = []
+        self.side: list[ParseJob] = []
+        self.kind: dict[str, FileKind] = {}  # side file path -> kind
+        self.fit_names: dict[str, dict[str, str]] = {}  # CSV path -> its rows' names -> paths
+        self.loose_fits: dict[str, str] = {}  # a loose FIT or .fit.gz as given -> path now
+        self.loose_csvs: list[str] = []
+
+    def sort(self, jobs: list[ParseJob]) -> None:
+        for j in jobs:
+            kind = self.kind.get(j.path) or file_kind(Path(j.path)) or FileKind.FIT
+            if kind is FileKind.ARCHIVE:
+                self.archives.append(j)
+            elif kind is FileKind.FIT:
+                self.fits.append(j)
+                self.loose_fits.setdefault(j.path, j.path)
+            else:
+                self.kind[j.path] = kind
+                self.side.append(j)
+                if kind is FileKind.STRAVA_CSV and j.path not in self.fit_names:
+                    self.loose_csvs.append(j.path)
+
+    def note_archive(self, u: Unpacked) -> None:
+        """Name the summaries of an unpacked archive, and what a Strava CSV in it points at."""
+        if u.path.name.lower().endswith(".fit.gz"):  # a loose gzipped FIT: known by its name
+            for m in u.result.extracted:
+                self.loose_fits[str(u.path)] = str(m)
+        for x in u.result.summaries:
+            self.kind[str(x.path)] = FileKind(x.source.value)
+            if x.source.value == FileKind.STRAVA_CSV:
+                fits = {
+                    inner.name: str(p)
+                    for p, inner in u.result.inner.items()
+                    if inner.archive == x.inner.archive
+                }
+                self.fit_names[str(x.path)] = strava_names(x.inner.name, fits)
+
+    def side_jobs(self, seen_as: dict[str, str]) -> list[SideJob]:
+        for csv in self.loose_csvs:
+            self.fit_names[csv] = strava_names(csv, self.loose_fits)
+        return [
+            SideJob(
+                j.path,
+                j.athlete_id,
+                j.sha256,
+                self.kind[j.path],
+                seen_as.get(j.path, j.path),
+                self.fit_names.get(j.path),
+            )
+            for j in self.side
+        ]
 
 
 def _drain(jobs: list[ParseJob]) -> list[ParseJob]:

@@ -104,7 +104,10 @@ def record_archive(store: st.Store, u: Unpacked, now: datetime) -> FileOutcome:
         status, code = (
             (FileStatus.PARTIAL, lost[0].reason_code) if lost else (FileStatus.STORED, None)
         )
+        n_sum = len(u.result.summaries)
         message = f"archive: {n} FIT file(s) unpacked and ingested (each has its own row)"
+        if n_sum:
+            message += f"; {n_sum} export summary file(s) read"
         if lost:
             message += f"; {len(lost)} member(s) not taken: {_listing(lost)}"
         if renamed:
@@ -126,7 +129,7 @@ def record_archive(store: st.Store, u: Unpacked, now: datetime) -> FileOutcome:
                 "message": message,
                 "original_name": u.path.name,
                 "size_bytes": u.size,
-                "file_type": "zip_archive",
+                "file_type": "gzip" if u.path.name.lower().endswith(".gz") else "zip_archive",
                 "n_activities": 0,
                 "parser_version": PARSER_VERSION,
                 "first_seen_utc": now,
