@@ -33,6 +33,7 @@ from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseErr
 
 from pipeline.fit import profile as prof
 from pipeline.fit.fields import Fields
+from pipeline.fit.schemas import DecodedPlanFile
 
 __all__ = [
     "Collected",
@@ -42,6 +43,7 @@ __all__ = [
     "enable_fast_decode",
     "fast_decode_enabled",
     "open_fit",
+    "plan_messages",
 ]
 
 log = logging.getLogger(__name__)
@@ -304,3 +306,33 @@ def collect(buf: bytes) -> Collected:
     except Exception as exc:  # fitparse raises odd things on hostile bytes; keep the prefix
         c.error, c.stop = exc, _stop(exc)
     return c
+
+
+#: Global message numbers of a plan file's messages (FIT profile; ``profile`` keeps only the
+#: messages frame building reads, which lacks ``schedule``).
+_PLAN_MESSAGES = {0: "file_id", 26: "workout", 27: "workout_step", 28: "schedule"}
+
+
+def plan_messages(buf: bytes) -> DecodedPlanFile:
+    """The messages of a workout or schedules file as ``get_values()`` gives them (``name=""``).
+
+    A second pass over the bytes with fitparse's standard data processor (the plan readers
+    take its enum names, scales and datetimes, ``pipeline.plans.fit``); called only for files
+    whose ``file_id.type`` says workout or schedules, which are a few hundred bytes, so activity
+    files keep the one raw pass. A failure part-way keeps the messages before it.
+    """
+    got: dict[str, list[dict[str, Any]]] = {n: [] for n in _PLAN_MESSAGES.values()}
+    try:
+        for msg in open_fit(buf, raw=False).get_messages():
+            name = _PLAN_MESSAGES.get(msg.def_mesg.mesg_num)
+            if name is not None:
+                got[name].append(msg.get_values())
+    except Exception:  # hostile bytes: collect() has already said why the file stopped
+        pass
+    return DecodedPlanFile(
+        name="",
+        file_id=got["file_id"][0] if got["file_id"] else {},
+        workout=got["workout"][0] if got["workout"] else None,
+        workout_steps=tuple(got["workout_step"]),
+        schedules=tuple(got["schedule"]),
+    )

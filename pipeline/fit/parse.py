@@ -34,9 +34,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from pipeline.fit.container import bad_crc_chunks, walk
-from pipeline.fit.decode import Stop, collect
+from pipeline.fit.decode import Stop, collect, plan_messages
 from pipeline.fit.frames import build
-from pipeline.fit.schemas import Note, ParsedFile
+from pipeline.fit.schemas import PLAN_FILE_TYPES, Note, ParsedFile
 
 __all__ = ["PARSER_VERSION", "parse_fit"]
 
@@ -156,8 +156,13 @@ def _parse(data: bytes, now: datetime | None) -> ParsedFile:
     parsed, fatal = build(c, now)
     if fatal is not None:
         return parsed
+    if parsed.info.file_type in PLAN_FILE_TYPES:
+        # Workout and schedule files carry plans, not activities: their messages go to
+        # pipeline.plans as fitparse's standard processor decodes them (a second, tiny pass).
+        parsed.plan = plan_messages(buf)
     usable = (
-        parsed.sessions.height
+        (parsed.plan is not None and (parsed.plan.workout is not None or parsed.plan.schedules))
+        or parsed.sessions.height
         or parsed.sets.height
         or parsed.steps.height
         or parsed.hr.height

@@ -8,9 +8,13 @@ No I/O here.
 
 from __future__ import annotations
 
+import base64
+import json
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime, time
+from typing import Any, Literal
 
 import polars as pl
 
@@ -108,6 +112,96 @@ class SessionProblem:
     message: str
 
 
+#: ``file_id.type`` of the FIT files that carry plans (``DecodedPlanFile``), not activities.
+PLAN_FILE_TYPES = ("workout", "schedules")
+
+
+@dataclass(frozen=True)
+class DecodedPlanFile:
+    """One FIT workout (type ``workout``) or schedule (type ``schedules``) file, decoded.
+
+    Each field holds the message dicts of ``fitparse``'s ``get_values()`` (its standard data
+    processor: enum names, scaled values, naive UTC ``datetime``s, ``local_date_time`` as the
+    wall clock): ``file_id`` (the first one), ``workout`` (the first one, workout files),
+    ``workout_steps`` in file order and ``schedules`` (schedule files). ``name`` says where it
+    came from (file name and hash; empty straight out of the parser, which knows no names).
+    Plain values only, so it pickles across parser processes.
+    """
+
+    name: str
+    file_id: Mapping[str, Any]
+    workout: Mapping[str, Any] | None = None
+    workout_steps: Sequence[Mapping[str, Any]] = ()
+    schedules: Sequence[Mapping[str, Any]] = ()
+
+
+def _tagged(value: Any) -> Any:
+    """``value`` as JSON-able data; what JSON cannot say exactly is tagged ``{"$type": text}``."""
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, time):
+        return {"$time": value.isoformat()}
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if isinstance(value, tuple):
+        return {"$tuple": [_tagged(v) for v in value]}
+    if isinstance(value, list):
+        return [_tagged(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _tagged(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return {"$float": repr(value)}
+    return value
+
+
+_UNTAG = {
+    "$datetime": datetime.fromisoformat,
+    "$date": date.fromisoformat,
+    "$time": time.fromisoformat,
+    "$bytes": base64.b64decode,
+    "$tuple": tuple,
+    "$float": float,
+}
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        ((key, text),) = obj.items()
+        if key in _UNTAG:
+            return _UNTAG[key](text)
+    return obj
+
+
+def plan_to_json(plan: DecodedPlanFile) -> str:
+    """The messages of ``plan`` as JSON that ``plan_from_json`` reads back equal (datetimes,
+    tuples and bytes exactly; floats by their shortest repr, which round-trips)."""
+    return json.dumps(
+        _tagged(
+            {
+                "file_id": plan.file_id,
+                "workout": plan.workout,
+                "workout_steps": list(plan.workout_steps),
+                "schedules": list(plan.schedules),
+            }
+        ),
+        sort_keys=True,
+    )
+
+
+def plan_from_json(name: str, text: str) -> DecodedPlanFile:
+    """A ``DecodedPlanFile`` named ``name`` from ``plan_to_json``'s text."""
+    data = json.loads(text, object_hook=_untag)
+    return DecodedPlanFile(
+        name=name,
+        file_id=data["file_id"],
+        workout=data["workout"],
+        workout_steps=tuple(data["workout_steps"]),
+        schedules=tuple(data["schedules"]),
+    )
+
+
 @dataclass
 class FileInfo:
     """Identity of a FIT file, from its ``file_id`` message."""
@@ -140,6 +234,8 @@ class ParsedFile:
     steps: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STEP_SCHEMA))
     n_messages: int = 0
     session_problems: list[SessionProblem] = field(default_factory=list)
+    #: The plan messages of a workout or schedules file (``PLAN_FILE_TYPES``); None otherwise.
+    plan: DecodedPlanFile | None = None
 
     @property
     def is_activity(self) -> bool:

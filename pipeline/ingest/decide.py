@@ -258,6 +258,7 @@ def decide(
             FileStatus(parsed.status),
             row["reason_code"],
             row["message"],
+            file_type=info.file_type,
         ),
         row,
         (athlete_id, sha256, seen_as or path, now),
@@ -297,6 +298,7 @@ def decide(
                 row["reason_code"],
                 row["message"],
                 duplicate_of=first[0],
+                file_type=info.file_type,
             )
             return pending
         pending.supersede = [old_sha for old_sha, _status, _name in same]  # partial copies
@@ -313,6 +315,7 @@ def decide(
         row["message"] or _stored_message(parsed, len(ids)),
         activities=len(ids),
         activity_ids=tuple(ids.values()),
+        file_type=info.file_type,
     )
     return pending
 
@@ -353,6 +356,15 @@ def _implausible_sessions(parsed: ParsedFile) -> set[int]:
 
 
 def _stored_message(parsed: ParsedFile, n: int) -> str:
+    plan = parsed.plan
+    if plan is not None and plan.workout is not None:
+        title = plan.workout.get("wkt_name") or "untitled"
+        return (
+            f"stored: a workout plan '{title}' ({plan.workout.get('sport') or 'sport unknown'}, "
+            f"{len(plan.workout_steps)} steps); a schedule entry gives it a date"
+        )
+    if plan is not None:
+        return f"stored: a training schedule with {len(plan.schedules)} entries"
     if n == 0:
         return f"stored: a {parsed.info.file_type or 'non-activity'} file with no sessions"
     sports = ", ".join(str(s) for s in parsed.sessions["sport"].to_list())

@@ -31,6 +31,7 @@ from pipeline.ingest.plan import InRun
 from pipeline.ingest.workers import ParseResult
 from pipeline.store import db as st
 from pipeline.store import ingest_sql as q
+from pipeline.store import plans_sql
 
 _TABLES = ("activities", "laps", "hr_samples", "hr_spans", "strength_sets", "workout_steps")
 
@@ -54,6 +55,17 @@ def _flush(store: st.Store, batch: Sequence[Pending]) -> None:
                     p.file_row["original_name"],
                 )
         q.insert_file_rows(store, [p.file_row for p in batch if p.file_row is not None])
+        for p in batch:  # FIT workout and schedule files: their messages, for the plans
+            if p.file_row is not None and p.parsed is not None and p.parsed.plan is not None:
+                row = p.file_row
+                plans_sql.save_plan_file(
+                    store,
+                    row["athlete_id"],
+                    row["sha256"],
+                    row["original_name"],
+                    p.parsed.plan,
+                    row["first_seen_utc"],
+                )
         q.record_sightings(store, [p.sighting for p in batch])
         for table in _TABLES:
             if table in frames:
@@ -75,7 +87,9 @@ def _raise_if_disk_full(exc: BaseException) -> None:
         ) from exc
 
 
-def _store_error(path: str, athlete: str, sha: str | None, exc: BaseException) -> FileOutcome:
+def _store_error(
+    path: str, athlete: str, sha: str | None, exc: BaseException, file_type: str | None = None
+) -> FileOutcome:
     _raise_if_disk_full(exc)
     return FileOutcome(
         path,
@@ -84,6 +98,7 @@ def _store_error(path: str, athlete: str, sha: str | None, exc: BaseException) -
         FileStatus.QUARANTINED,
         IngestReason.STORE_ERROR,
         f"The file decoded but could not be stored ({exc}); please report this.",
+        file_type=file_type,
     )
 
 
@@ -162,7 +177,9 @@ def write_results(
             except Exception as exc:  # one file's failure must not lose the others
                 _raise_if_disk_full(exc)
                 taken.pop((b.athlete_id, b.sha256), None)  # not stored: a repeat is no duplicate
-                failed.append(_store_error(b.path, b.athlete_id, b.sha256, exc))
+                failed.append(
+                    _store_error(b.path, b.athlete_id, b.sha256, exc, b.parsed.info.file_type)
+                )
         return decided, failed
 
     def flush() -> None:
@@ -196,9 +213,8 @@ def write_results(
                         continue
                     if p.outcome.sha256 is not None:  # not stored: a repeat is not its duplicate
                         taken.pop((p.outcome.athlete_id, p.outcome.sha256), None)
-                    done.append(
-                        _store_error(p.outcome.path, p.outcome.athlete_id, p.outcome.sha256, one)
-                    )
+                    o = p.outcome
+                    done.append(_store_error(o.path, o.athlete_id, o.sha256, one, o.file_type))
         batch.clear()
         identities.clear()
         pending_shas.clear()

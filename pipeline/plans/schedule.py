@@ -23,6 +23,7 @@ from pipeline.plans.model import (
 )
 
 WorkoutRef = tuple[int | None, datetime | None]
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def _utc(value: object) -> datetime | None:
@@ -42,11 +43,14 @@ def _find(
 ) -> WorkoutDecision | None:
     if ref in workouts:
         return workouts[ref]
-    # A writer that leaves one of the two out: a unique match on the other. Both present and
-    # no exact match means the workout file has not been read (never a guess by serial alone).
+    # A writer that leaves one of the two out: a match on the other (by serial, the workout
+    # created last: an edited workout keeps its serial). Both present and no exact match means
+    # the workout file has not been read (never a guess by serial alone).
     if ref[1] is None:
-        same = [w for (s, _), w in workouts.items() if s is not None and s == ref[0]]
-    elif ref[0] is None:
+        serial = [(t, w) for (s, t), w in workouts.items() if s is not None and s == ref[0]]
+        newest = max(serial, key=lambda tw: tw[0] or _EARLIEST, default=None)
+        return newest[1] if newest is not None else None
+    if ref[0] is None:
         same = [w for (_, t), w in workouts.items() if t is not None and t == ref[1]]
     else:
         return None

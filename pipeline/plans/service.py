@@ -8,12 +8,14 @@ takes bytes and a name.
 
 FIT workout and schedule files reach this module already decoded: ``import_fit_messages``
 takes one ``DecodedPlanFile`` per file (the message dicts fitparse's ``get_values()`` gives),
-so the one module that imports fitparse (``pipeline.fit``) stays the only decoder.
+so the one module that imports fitparse (``pipeline.fit``) stays the only decoder. Ingest keeps
+each such file in ``plan_files`` (``plans_sql.save_plan_file``); ``rebuild_fit_plans`` makes the
+athlete's ``fit_schedule`` plans from all of them, so the files may come in any order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 from pipeline.config import Settings
 from pipeline.derive.metrics import resolve_hr_profile
 from pipeline.derive.refresh import session_frame
+from pipeline.fit.schemas import DecodedPlanFile  # made by the parser; still importable here
 from pipeline.plans import check as ck
 from pipeline.plans.fit import PlanZones, WorkoutDecision, plan_from_workout
 from pipeline.plans.ics import read_ics, read_ics_report
@@ -42,22 +45,6 @@ from pipeline.store.derive_sql import observed_max_hr
 FIT_SCHEDULE_FEED = "fit_schedule"
 #: How far ahead recurring calendar events are expanded on import.
 ICS_EXPAND_DAYS = 28
-
-
-@dataclass(frozen=True)
-class DecodedPlanFile:
-    """One FIT workout (type ``workout``) or schedule (type ``schedules``) file, decoded.
-
-    Each field holds the message dicts of ``fitparse``'s ``get_values()``: ``file_id`` (the
-    first one), ``workout`` (the first one, workout files), ``workout_steps`` in file order and
-    ``schedules`` (schedule files). ``name`` says where it came from (file name and hash).
-    """
-
-    name: str
-    file_id: Mapping[str, Any]
-    workout: Mapping[str, Any] | None = None
-    workout_steps: Sequence[Mapping[str, Any]] = ()
-    schedules: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True)
@@ -139,14 +126,15 @@ def import_fit_messages(
     """Workout and schedule files decoded together: the schedule's entries become plans.
 
     The entries of every schedule file given replace the feed ``fit_schedule`` (the watch keeps
-    one calendar). A workout file without a schedule entry has no date and plans nothing yet
-    (``legday plan add WHEN --workout FILE`` dates one); it is named in ``notes``.
+    one calendar; a schedule file with no entries empties it). A workout file without a schedule
+    entry has no date and plans nothing yet (``legday plan add WHEN --workout FILE`` dates one);
+    it is named in ``notes``, and the stored plans stay as they are.
     """
     zones = plan_zones(store, settings, athlete_id, now)
     decisions = decide_workouts(files, zones, settings, athlete_id)
     schedules = [m for f in files for m in f.schedules]
     notes: list[str] = []
-    if not schedules:
+    if not any(f.schedules or f.file_id.get("type") == "schedules" for f in files):
         names = ", ".join(f.name for f in files if f.workout is not None) or "none"
         notes.append(
             f"no schedule entries in these files (workouts: {names}); nothing dated to plan: "
@@ -165,6 +153,30 @@ def import_fit_messages(
     notes += [p.reason for p in plans if p.kind == "other" and "has not read" in p.reason]
     change = ps.save_feed(store, athlete_id, FIT_SCHEDULE_FEED, plans, now)
     return ImportResult(change, plans, notes)
+
+
+def rebuild_fit_plans(
+    store: Store, settings: Settings, athlete_id: str, now: datetime
+) -> ImportResult:
+    """The athlete's ``fit_schedule`` plans made again from every stored workout and schedule file.
+
+    Ingest stores each workout/schedule FIT file in ``plan_files``; this joins them, so the
+    files may arrive in either order or in different runs. Which count:
+
+    * schedules: the one schedule file with the newest ``file_id.time_created`` (then the one
+      stored last). A watch keeps one calendar and Garmin Connect writes it whole each time, so
+      an entry missing from the newest file was removed, and its plan goes;
+    * workouts: every workout file, keyed as schedule entries point at them (serial and
+      ``time_created``); of the same workout stored twice the newest by ``time_created`` (then
+      the one stored last) wins.
+
+    With no schedule file stored nothing is planned (a workout alone has no date) and the
+    stored plans stay; ``notes`` says so.
+    """
+    stored = ps.load_plan_files(store, athlete_id)  # oldest first: later ones win below
+    workouts = [f.decoded for f in stored if f.file_type == "workout"]
+    schedules = [f.decoded for f in stored if f.file_type == "schedules"]
+    return import_fit_messages(store, settings, athlete_id, [*workouts, *schedules[-1:]], now)
 
 
 def parse_when(text: str, today: date) -> datetime | date:

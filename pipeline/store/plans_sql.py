@@ -1,7 +1,7 @@
-"""SQL of planned workouts, plan conflicts and sent notifications (migration 0004). Does I/O.
+"""SQL of planned workouts, plan conflicts, sent notifications and plan files (0004, 0008). I/O.
 
-Every statement on ``planned_workouts``, ``plan_conflicts`` and ``notifications_sent`` lives
-here, beside the connection (``pipeline.store.db``). Functions take an open ``Store`` and typed
+Every statement on ``planned_workouts``, ``plan_conflicts``, ``notifications_sent`` and
+``plan_files`` (FIT workout and schedule files, decoded) lives here, beside the connection (``pipeline.store.db``). Functions take an open ``Store`` and typed
 values (``PlannedWorkout``, ``Conflict``), never a dict read by key. Writes that must be all or
 nothing (a calendar read again, the conflicts of one check) run in one transaction here; the
 caller must not hold one already.
@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
+from pipeline.fit.schemas import DecodedPlanFile, plan_from_json, plan_to_json
 from pipeline.plans.check import Conflict
 from pipeline.plans.model import PlannedWorkout, PlanSource
 from pipeline.store.db import Store
@@ -321,3 +322,74 @@ def recent_flags(store: Store, athlete_id: str, *, since: datetime) -> pl.DataFr
         "ORDER BY run_start_utc, flag_id",
         [athlete_id, since],
     )
+
+
+# -- plan files (FIT workout and schedule files) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredPlanFile:
+    """A FIT workout or schedule file as ``plan_files`` keeps it."""
+
+    sha256: str
+    file_type: str  # workout | schedules
+    serial_number: int | None
+    time_created: datetime | None  # UTC
+    stored_utc: datetime
+    decoded: DecodedPlanFile  # named ``<file name> (<sha256[:12]>)``
+
+
+def save_plan_file(
+    store: Store, athlete_id: str, sha256: str, name: str, decoded: DecodedPlanFile, now: datetime
+) -> None:
+    """Keep one decoded workout or schedule file (the same bytes again replace their row).
+
+    No transaction of its own: the writer calls it inside the file's transaction, so the file's
+    ``files`` row and its plan messages are committed together.
+    """
+    kind = decoded.file_id.get("type")
+    file_type = (
+        kind
+        if kind in ("workout", "schedules")
+        else ("schedules" if decoded.schedules or decoded.workout is None else "workout")
+    )
+    serial = decoded.file_id.get("serial_number")
+    created = decoded.file_id.get("time_created")
+    title = decoded.workout.get("wkt_name") if decoded.workout is not None else None
+    store.con.execute(
+        "INSERT OR REPLACE INTO plan_files (athlete_id, sha256, name, file_type, serial_number, "
+        "time_created, title, entries, messages, stored_utc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            athlete_id,
+            sha256,
+            name,
+            file_type,
+            serial if isinstance(serial, int) else None,
+            _utc(created) if isinstance(created, datetime) else None,
+            title if isinstance(title, str) else None,
+            len(decoded.schedules) if file_type == "schedules" else len(decoded.workout_steps),
+            plan_to_json(decoded),
+            now,
+        ],
+    )
+
+
+def load_plan_files(store: Store, athlete_id: str) -> list[StoredPlanFile]:
+    """Every plan file of the athlete, oldest first (by ``time_created``, then stored time)."""
+    rows = store.rows(
+        "SELECT sha256, name, file_type, serial_number, time_created, stored_utc, messages "
+        "FROM plan_files WHERE athlete_id = ? "
+        "ORDER BY time_created NULLS FIRST, stored_utc, sha256",
+        [athlete_id],
+    )
+    return [
+        StoredPlanFile(
+            sha256=sha,
+            file_type=file_type,
+            serial_number=serial,
+            time_created=_utc(created) if created is not None else None,
+            stored_utc=_utc(stored),
+            decoded=plan_from_json(f"{name} ({sha[:12]})", messages),
+        )
+        for sha, name, file_type, serial, created, stored, messages in rows
+    ]
