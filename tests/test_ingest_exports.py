@@ -295,3 +295,37 @@ def test_a_broken_fit_gz_is_quarantined_with_a_reason(tmp_path: Path, corrupt: b
     [outcome] = ingest_paths(settings, [path], now=NOW).outcomes
     assert (outcome.status, outcome.reason_code) == (FileStatus.QUARANTINED, "gzip_corrupt")
     assert "1.fit.gz" in (outcome.message or "") and "gunzipped" in (outcome.message or "")
+
+
+def test_the_inbox_takes_an_export_zip_and_a_calendar_and_files_them(tmp_path: Path) -> None:
+    from pipeline.inbox.filing import ingest_and_file
+    from pipeline.inbox.scan import scan_inbox
+
+    settings = settings_for(tmp_path)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "export.zip").write_bytes(
+        garmin_export(
+            {"a.fit": lift(T0), "b.fit": hard_run(T0 + timedelta(hours=14))},
+            [garmin_entry(113, T0, "Beine", [])],
+        )
+    )
+    (inbox / "plan.ics").write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:b@t\r\n"
+        b"DTSTAMP:20261019T000000Z\r\nDTSTART;VALUE=DATE:20261023\r\nSUMMARY:Squats\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    taken, skipped = scan_inbox(inbox, settings)
+    assert skipped == [] and len(taken) == 2
+    run = ingest_and_file(settings, taken, now=NOW)
+    refresh.refresh_store(settings, now=NOW)
+    assert sorted(p.name for p in inbox.iterdir()) == []
+    kept = sorted(p.name for p in (tmp_path / "archive").rglob("*") if p.is_file())
+    assert kept == ["export.zip", "plan.ics"]
+    assert {o.file_type for o in run.summary.outcomes} >= {"garmin_summary", "calendar"}
+    with open_store(settings.db_path, read_only=True) as s:
+        plans = s.frame("SELECT kind, all_day FROM planned_workouts").to_dicts()
+    assert plans == [{"kind": "leg_strength", "all_day": True}]
+    lifted = sessions(settings).filter(pl.col("sport") == "training").row(0, named=True)
+    assert lifted["kind"] == "leg_strength"  # "Beine": German for legs, from the title alone
+    assert len(flags(settings)) == 1

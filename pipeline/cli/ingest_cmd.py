@@ -129,5 +129,18 @@ def _print_summary(summary: IngestSummary, skipped: list[Path], db_path: Path) -
         console.print(
             "reasons: " + ", ".join(f"{k} ×{v}" for k, v in sorted(summary.reasons().items()))
         )
+    # Plans and export summaries change what the report says: name each one read.
+    for o in summary.outcomes:
+        if o.file_type in _SIDE_TYPES and o.status in ("stored", "partial"):
+            console.print(f"{o.name}: {o.message}", markup=False, highlight=False)
+    for note in summary.plan_notes:
+        console.print(f"plans: {note}", markup=False, highlight=False)
     if skipped:
-        console.print(f"skipped {len(skipped)} file(s) that are not .fit (e.g. {skipped[0].name})")
+        console.print(
+            f"skipped {len(skipped)} file(s) legday does not read (e.g. {skipped[0].name}); "
+            "it reads .fit, .fit.gz, .zip, .ics and export summaries"
+        )
+
+
+#: File types whose outcome is worth a line of its own (not activities).
+_SIDE_TYPES = ("calendar", "garmin_summary", "strava_csv", "workout", "schedules")
