@@ -22,6 +22,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows.common import TRANSIENT_RETRIES, now_utc, refresh_task, resolve_settings
+from flows.plans import check_plans_task
 from flows.service import describe_files
 from pipeline.config import Settings
 from pipeline.errors import InboxError
@@ -59,6 +60,16 @@ def ingest_inbox_files(settings: Settings, files: list[InboxFile], log: Any) -> 
     counts = result["counts"]
     if counts.get("stored") or counts.get("partial"):
         refresh_task(settings)
+        # A leg day just stored, or a new plan, can make a planned run a conflict: check now,
+        # not only at the evening check (a finding is sent once, whichever run finds it first).
+        now = now_utc()
+        for athlete_id in sorted(
+            {f["athlete"] for f in result["files"] if f["status"] in ("stored", "partial")}
+        ):
+            checked = check_plans_task(settings, athlete_id, now)
+            for d in checked.deliveries:
+                if not d.ok:
+                    log.warning("%s: notification not delivered: %s", athlete_id, d.reason)
     return result
 
 
