@@ -20,8 +20,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipeline.config import Settings
+from pipeline.config import ClassificationSettings, Settings
 from pipeline.derive import refresh
+from pipeline.derive.summary_hints import match_changes, says_strength, summary_hints
 from pipeline.exports.garmin import read_garmin_summaries
 from pipeline.exports.service import StoredSummaries, store_summary_file
 from pipeline.exports.strava import read_strava_activities_csv
@@ -84,11 +85,28 @@ def garmin_json(*entries: dict[str, Any]) -> bytes:
 
 
 STRAVA_HEADER = [
-    "Activity ID", "Activity Date", "Activity Name", "Activity Type", "Activity Description",
-    "Elapsed Time", "Distance", "Max Heart Rate", "Relative Effort", "Commute",
-    "Activity Private Note", "Activity Gear", "Filename", "Athlete Weight", "Bike Weight",
-    "Elapsed Time", "Moving Time", "Distance", "Max Heart Rate", "Relative Effort", "Commute",
-]  # fmt: skip
+    "Activity ID",
+    "Activity Date",
+    "Activity Name",
+    "Activity Type",
+    "Activity Description",
+    "Elapsed Time",
+    "Distance",
+    "Max Heart Rate",
+    "Relative Effort",
+    "Commute",
+    "Activity Private Note",
+    "Activity Gear",
+    "Filename",
+    "Athlete Weight",
+    "Bike Weight",
+    "Elapsed Time",
+    "Moving Time",
+    "Distance",
+    "Max Heart Rate",
+    "Relative Effort",
+    "Commute",
+]
 
 
 def strava_csv(*rows: tuple[str, datetime, str, str, int, str]) -> bytes:
@@ -365,3 +383,130 @@ def test_a_refresh_without_news_matches_and_classifies_nothing_again(tmp_path: P
         result = refresh.refresh(s, settings, "me", now=LATER + timedelta(days=1))
     assert (result.classified, result.flags) == (0, 0)
     assert summary_rows(settings)[0]["matched_utc"] == matched
+
+
+# -- the pure parts ------------------------------------------------------------------------------
+
+
+def _matched(*rows: tuple[str, str, str | None, str, list[tuple[str, int, int, float]]]) -> Any:
+    return pl.DataFrame(
+        [
+            {
+                "activity_id": "A",
+                "source": source,
+                "source_id": sid,
+                "title": title,
+                "activity_type": kind,
+                "exercises": [
+                    {"category": c, "sets": n, "reps": r, "max_weight_kg": kg} for c, n, r, kg in ex
+                ],
+            }
+            for source, sid, title, kind, ex in rows
+        ]
+    )
+
+
+def test_hints_combine_sources_and_read_region_and_heavy_from_exercises() -> None:
+    cfg = ClassificationSettings()
+    heavy_squats = [("SQUAT", 5, 25, 120.0)]  # 5 reps a set, loaded: heavy (<= 6 reps)
+    [legs] = summary_hints(
+        _matched(("garmin_summary", "1", "Morning", "strength_training", heavy_squats)), cfg
+    ).to_dicts()
+    assert (legs["hint"], legs["region"], legs["heavy"], legs["strength"]) == (
+        "legs",
+        "lower",
+        True,
+        True,
+    )
+    assert legs["reason"].startswith("Garmin Connect export summary: exercise summary: leg_score")
+    core = [("PLANK", 4, 4, 0.0), ("CRUNCH", 3, 45, 0.0), ("ROW", 2, 20, 30.0)]
+    [abs_] = summary_hints(
+        _matched(
+            ("strava_csv", "9", "Abs", "Workout", []),
+            ("garmin_summary", "1", None, "strength_training", core),
+        ),
+        cfg,
+    ).to_dicts()
+    assert (abs_["hint"], abs_["region"], abs_["heavy"]) == ("not_legs", "core", False)
+    [split] = summary_hints(
+        _matched(
+            ("garmin_summary", "1", "Leg day", "strength_training", []),
+            ("strava_csv", "9", "Upper", "Weight Training", []),
+        ),
+        cfg,
+    ).to_dicts()
+    assert split["hint"] == "unknown" and split["reason"].startswith(
+        "export summaries disagree: Garmin Connect export summary: title 'Leg day'"
+    )
+    assert "Strava export (activities.csv): title 'Upper'" in split["reason"]
+    assert [
+        says_strength(t)
+        for t in ("strength_training", "Weight Training", "hiit", "Run", "Workout", None)
+    ] == [True, True, False, False, False, False]
+
+
+def test_match_changes_names_the_activities_a_summary_left_and_joined() -> None:
+    acts = pl.DataFrame(
+        {
+            "activity_id": ["A", "B"],
+            "start_utc": [T0, T0 + timedelta(days=1)],
+            "sport": ["training", "training"],
+            "sub_sport": ["strength_training", "strength_training"],
+            "elapsed_s": [3600.0, 3600.0],
+            "timer_s": [3600.0, 3600.0],
+            "file_sha256": ["a" * 64, "b" * 64],
+        }
+    )
+    stored = pl.DataFrame(
+        [
+            {
+                "source": "garmin_summary",
+                "source_id": "1",
+                "title": "x",
+                "activity_type": "strength_training",
+                "start_utc": T0 + timedelta(days=1),
+                "duration_s": 3600.0,
+                "file_name": None,
+                "file_sha256": None,
+                "activity_id": "A",
+                "match_how": "start_exact",
+                "delta_s": 0.0,
+                "candidates": [],
+                "match_note": None,
+                "matched_utc": NOW,
+            },
+            {
+                "source": "garmin_summary",
+                "source_id": "2",
+                "title": "y",
+                "activity_type": "strength_training",
+                "start_utc": T0 + timedelta(days=5),
+                "duration_s": 3600.0,
+                "file_name": None,
+                "file_sha256": None,
+                "activity_id": None,
+                "match_how": "none",
+                "delta_s": None,
+                "candidates": [],
+                "match_note": "no activity starts within 120 s",
+                "matched_utc": NOW,
+            },
+        ]
+    )
+    changes, moved = match_changes(stored, acts)
+    # Summary 1 now starts at B (a re-export moved it): A and B are classified again; summary 2
+    # is unchanged and is not written.
+    assert moved == {"A", "B"}
+    assert changes.select("source_id", "activity_id", "match_how").rows() == [
+        ("1", "B", "start_exact")
+    ]
+    again, none_moved = match_changes(
+        stored.with_columns(
+            pl.when(pl.col("source_id") == "1")
+            .then(pl.lit("B"))
+            .otherwise(None)
+            .alias("activity_id")
+        ),
+        acts,
+    )
+    assert again.height == 0 and none_moved == set()

@@ -3,7 +3,8 @@
 ``refresh`` classifies new activities, computes their heart-rate metrics and re-evaluates the
 recovery rules only where something changed: from the earliest new activity on (plus the rule
 windows), so a nightly run with three new files costs the same on a store of ten years as on an
-empty one. Reports are built from these tables in ``pipeline.report.produce``.
+empty one. Export summaries (``activity_summaries``) are matched again at each refresh of an
+athlete that has any, so a summary and its FIT file meet whichever arrived first. Reports are built from these tables in ``pipeline.report.produce``.
 
 Reads and writes the store passed in (or opened here by path), through the statements of
 ``pipeline.store.derive_sql``; the decisions are ``pipeline.derive``'s: classification, labels
@@ -88,13 +89,18 @@ def refresh(
     """Bring classifications, metrics and flags of one athlete up to date.
 
     By default only activities without derived rows, or measured with another HR profile, are
-    recomputed; ``only`` forces a list of activities, ``full`` forces all.
+    recomputed; ``only`` forces a list of activities, ``full`` forces all. Activities an export
+    summary joined or left since the last refresh (``summary_hints.match_changes``) are
+    classified again in every mode.
     """
     athlete = settings.athlete(athlete_id)
     profile = hr_profile(store, athlete_id, athlete, now)
     # Export summaries first: a session whose summary arrived (or left) since the last refresh
     # is classified again, whichever of summary and FIT file came first.
-    moved, since = _refresh_summaries(store, settings, athlete_id, now)
+    has_summaries = sq.count_summaries(store, athlete_id) > 0
+    moved, since = (
+        _refresh_summaries(store, settings, athlete_id, now) if has_summaries else ([], None)
+    )
     todo = _todo(store, athlete_id, profile, full, only)
     if not todo and not moved:
         return RefreshResult(athlete_id, 0, 0, 0, None)
@@ -110,7 +116,7 @@ def refresh(
             acts = sql.load_activities(store, athlete_id, ids=ids)
             sets = sql.load_sets(store, athlete_id, ids)
             steps = sql.load_steps(store, athlete_id, ids)
-            hints = _hints(store, settings, athlete_id, ids)
+            hints = _hints(store, settings, athlete_id, ids) if has_summaries else None
             classified = cl.classify(acts, sets, steps, athlete.classification, hints)
             sql.replace_derived(store, "classifications", athlete_id, classified, now)
             # Metrics label runs, so they take the kind a person gave over the rules' kind.
@@ -156,11 +162,10 @@ def _refresh_summaries(
 
     The new matches and the new kinds are written in one transaction, so a crash leaves the
     old pair and the next refresh finds the same change again. Only the classification is
-    redone: a summary never makes or unmakes a run, so the metrics stay as they are. Costs one
-    count when the athlete has no summaries.
+    redone: a summary never makes or unmakes a run, so the metrics stay as they are. Reads the
+    summaries and five columns of the athlete's activities; refresh skips it (one count) for an
+    athlete without summaries.
     """
-    if not sq.count_summaries(store, athlete_id):
-        return [], None
     changes, moved_set = sh.match_changes(
         sq.summaries_to_match(store, athlete_id), sq.activities_to_match(store, athlete_id)
     )
