@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -307,3 +308,210 @@ def test_invariants(gap_min: int, leg_day: int, heavy: bool, zone: ZoneInfo, eas
         swapped = [leg, moved(hard, easy.start_utc, zone), moved(easy, hard.start_utc, zone)]
         clears = check_plans(swapped, NONE, as_of, RULES, DAYS, zone, horizon_days=10) == []
         assert (c.swap_with == easy) == (in_window and clears)
+
+
+# --- what issue 12 and issue 14 built: possible leg sessions, the fatigue model ---------------
+
+T_LIFT = datetime(2026, 10, 20, 17, 0, tzinfo=UTC)  # a strength session ends here (19:00 CEST)
+LIFT_AS_OF = T_LIFT + timedelta(hours=1)
+
+LIFT_SCHEMA: dict[str, pl.DataType] = {
+    **SCHEMA,
+    "region": pl.String(),
+    "kind_source": pl.String(),
+    "kind_reason": pl.String(),
+}
+
+
+def lifted(region: str = "unknown", source: str = "rules", kind: str = "strength") -> pl.DataFrame:
+    """One completed strength session as refresh's session frame gives it."""
+    return pl.DataFrame(
+        [{"activity_id": "lift1", "kind": kind, "start_utc": T_LIFT - timedelta(hours=1),
+          "end_utc": T_LIFT, "intensity": None, "heavy": False, "name": "Gym",
+          "region": region, "kind_source": source,
+          "kind_reason": f"strength, region {region}: no set names a muscle group"}],
+        schema=LIFT_SCHEMA,
+    )  # fmt: skip
+
+
+# Hard runs 12 h, 30 h and 50 h after the lift; an easy one 12 h after, a day later.
+AFTER_LIFT = [
+    run(T_LIFT + timedelta(hours=12)),
+    run(T_LIFT + timedelta(hours=30)),
+    run(T_LIFT + timedelta(hours=50)),
+    run(T_LIFT + timedelta(hours=36), "easy"),
+]
+
+
+def found(conflicts: list[Conflict]) -> list[tuple[float, str, str]]:
+    return [(round(c.hours_between, 3), c.severity, c.rule) for c in conflicts]
+
+
+def test_a_strength_session_of_unknown_region_counts_as_the_report_counts_it() -> None:
+    def check(frame: pl.DataFrame, **rules: object) -> list[Conflict]:
+        cfg = RecoverySettings(**rules)  # type: ignore[arg-type]
+        return check_plans(AFTER_LIFT, frame, LIFT_AS_OF, cfg, DAYS, BERLIN)
+
+    possible = check(lifted())  # default: a possible leg session, warning under 48 h
+    assert found(possible) == [
+        (12.0, "warning", "possible_legs"),
+        (30.0, "warning", "possible_legs"),
+    ]
+    assert all(c.leg.possible and not c.leg.planned for c in possible)
+    assert "legday label lift1 leg_strength" in possible[0].message
+    assert possible[0].legs_ready_utc == T_LIFT + timedelta(hours=48)
+    assert found(check(lifted(), possible_legs_severity="alert"))[0] == (
+        12.0,
+        "alert",
+        "possible_legs",
+    )
+    as_legs = check(lifted(), unknown_strength="legs")  # a leg session: every rule applies
+    assert found(as_legs) == [(12.0, "alert", "intense_24h"), (30.0, "warning", "intense_48h")]
+    assert not as_legs[0].leg.possible
+    assert check(lifted(), unknown_strength="not_legs") == []
+    # Known upper body, or settled by a person: never a possible leg session.
+    assert check(lifted(region="upper")) == []
+    assert check(lifted(source="label")) == []
+    # The report's own flags for the same sessions, as a cross-check of "one rule".
+    frame = pl.concat(
+        [lifted(), pl.DataFrame([{"activity_id": "r", "kind": "run",
+         "start_utc": T_LIFT + timedelta(hours=12), "end_utc": T_LIFT + timedelta(hours=13),
+         "intensity": "hard", "heavy": False, "name": "r"}], schema=SCHEMA)],
+        how="diagonal",
+    )  # fmt: skip
+    [flag] = recovery_flags(frame, RULES, DAYS).to_dicts()
+    assert (flag["severity"], flag["rule"]) == (possible[0].severity, possible[0].rule)
+
+
+def reference_dose(at: datetime, activity_id: str = "lift1") -> pl.DataFrame:
+    """One dose row of the model's reference session (quadriceps level 1.0 at ``at``)."""
+    from pipeline.derive.fatigue import DOSE_SCHEMA
+
+    row = {k: None for k in DOSE_SCHEMA} | {
+        "activity_id": activity_id, "set_index": 0, "time_utc": at, "exercise": "squat",
+        "via": "category", "reps": 5.0, "weight_kg": 100.0, "load_basis": "e1rm",
+        "heavy": True, "unaccustomed": False, "dose_quadriceps": 1.0,
+        "dose_posterior_chain": 0.0, "dose_calves": 0.0,
+    }  # fmt: skip
+    return pl.DataFrame([row], schema=DOSE_SCHEMA)
+
+
+def test_under_the_fatigue_model_the_curve_judges_what_was_done() -> None:
+    from pipeline.derive.fatigue import FatigueSettings
+    from pipeline.plans.check_fatigue import FatigueInput
+
+    curve = FatigueSettings()
+    # Quadriceps decay with tau = 72/ln 10 h: level 1.0 at the set, e^(-24/tau) (the alert
+    # level) at 24 h, 0.1 (ready) at exactly 72 h.
+    done = lifted(kind="leg_strength", region="lower")
+    fatigue = FatigueInput(reference_dose(T_LIFT), curve)
+    plans = [
+        run(T_LIFT + timedelta(hours=12)),  # level 0.68: alert
+        run(T_LIFT + timedelta(hours=30)),  # 0.38: warning
+        run(T_LIFT + timedelta(hours=60)),  # 0.15: warning (the 48 h rule would be silent)
+        run(T_LIFT + timedelta(hours=73)),  # 0.097: ready
+        run(T_LIFT + timedelta(hours=13), "easy", title="easy"),
+    ]
+    conflicts = check_plans(plans, done, LIFT_AS_OF, RULES, DAYS, BERLIN, fatigue=fatigue)
+    assert [(round(c.hours_between), c.severity, c.rule) for c in conflicts] == [
+        (12, "alert", "fatigue_alert"),
+        (30, "warning", "fatigue_warning"),
+        (60, "warning", "fatigue_warning"),
+    ]
+    ready = T_LIFT + timedelta(hours=72)
+    for c in conflicts:
+        assert abs((c.legs_ready_utc - ready).total_seconds()) < 1
+        assert abs((c.move_to_utc - ready).total_seconds()) < 2
+        assert c.leg.session_id == "lift1" and c.leg.title == "Gym" and not c.leg.planned
+        assert abs(c.threshold_hours - 72.0) < 1e-3 and "leg fatigue" in c.message
+    windows = check_plans(
+        plans, done, LIFT_AS_OF, RULES, DAYS, BERLIN
+    )  # the rules model, for contrast
+    assert found(windows) == [(12.0, "alert", "intense_24h"), (30.0, "warning", "intense_48h")]
+
+
+def test_under_the_fatigue_model_planned_leg_days_still_count_by_the_rules() -> None:
+    from pipeline.derive.fatigue import FatigueSettings
+    from pipeline.plans.check_fatigue import FatigueInput
+
+    done = lifted(kind="leg_strength", region="lower")
+    fatigue = FatigueInput(reference_dose(T_LIFT), FatigueSettings())
+    # A planned leg day 4 days after the completed one (accustomed: one within 14 days), and
+    # hard runs 10 h and 40 h after its end (it lasts the default hour).
+    leg_day = legs(datetime(2026, 10, 24, 18, 0))  # 16:00 UTC, ends 17:00 UTC
+    end = datetime(2026, 10, 24, 17, 0, tzinfo=UTC)
+    plans = [leg_day, run(end + timedelta(hours=10)), run(end + timedelta(hours=40))]
+    conflicts = check_plans(
+        plans, done, LIFT_AS_OF, RULES, DAYS, BERLIN, horizon_days=6, fatigue=fatigue
+    )
+    assert found(conflicts) == [(10.0, "alert", "intense_24h"), (40.0, "warning", "intense_48h")]
+    assert all(c.leg.planned and c.leg.title == "Leg day" for c in conflicts)
+    # With no leg session in the 14 days before (the completed one 20 days earlier), the planned
+    # one is unaccustomed: 72 h, as the rules decide it.
+    long_ago = lifted(kind="leg_strength", region="lower").with_columns(
+        pl.col("start_utc") - timedelta(days=20), pl.col("end_utc") - timedelta(days=20)
+    )
+    far = FatigueInput(reference_dose(T_LIFT - timedelta(days=20)), FatigueSettings())
+    late = [leg_day, run(end + timedelta(hours=60))]
+    [c] = check_plans(late, long_ago, LIFT_AS_OF, RULES, DAYS, BERLIN, horizon_days=7, fatigue=far)
+    assert (c.severity, c.rule, c.hours_between) == ("warning", "intense_72h_heavy", 60.0)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("possible", [("warning", "possible_legs")]),
+        ("legs", [("alert", "intense_24h")]),
+        ("not_legs", []),
+    ],
+)
+def test_the_stored_check_counts_unknown_strength_as_the_report_does(
+    tmp_path: Path, mode: str, expected: list[tuple[str, str]]
+) -> None:
+    from pipeline.derive import refresh
+    from pipeline.plans import service
+    from pipeline.store.db import open_store
+    from tests.helpers import ingest
+    from tests.test_possible_legs import T0, UNKNOWN_SETS, _settings, strength
+
+    settings = _settings(tmp_path, mode)
+    ingest(settings.db_path, [strength(tmp_path, T0, sets=UNKNOWN_SETS)])  # ends 17:00 UTC
+    now = T0 + timedelta(hours=2)
+    refresh.refresh_store(settings, now=now)
+    with open_store(settings.db_path) as store:
+        # Tuesday 08:00 CEST = 06:00 UTC: 13 h after the session.
+        service.add_manual(
+            store, settings, "me", datetime(2026, 10, 20, 8, 0), "run", now, intensity="hard"
+        )
+        conflicts = service.check(store, settings, "me", now)
+        flags = store.rows("SELECT count(*) FROM plan_conflicts WHERE athlete_id = 'me'")
+    assert [(c.severity, c.rule) for c in conflicts] == expected
+    assert [c.hours_between for c in conflicts] == [13.0] * len(expected)
+    assert flags == [(len(expected),)]
+
+
+def test_the_stored_check_under_the_fatigue_model_uses_the_legs_ready_instant(
+    tmp_path: Path,
+) -> None:
+    from pipeline.derive import fatigue_service, refresh
+    from pipeline.plans import service
+    from pipeline.store.db import open_store
+    from tests.helpers import ingest
+    from tests.test_possible_legs import T0, _settings, strength
+
+    squats = [(5, 100.0, 28)] * 8  # category 28: squat
+    settings = _settings(tmp_path, "possible", model="fatigue")
+    ingest(settings.db_path, [strength(tmp_path, T0, sets=squats)])
+    now = T0 + timedelta(hours=2)
+    refresh.refresh_store(settings, now=now)
+    with open_store(settings.db_path) as store:
+        ready = fatigue_service.refresh_fatigue(store, settings, "me", now).ready_at_utc
+        service.add_manual(
+            store, settings, "me", datetime(2026, 10, 20, 8, 0), "run", now, intensity="hard"
+        )
+        conflicts = service.check(store, settings, "me", now)
+    assert ready is not None
+    [c] = conflicts
+    assert c.rule in ("fatigue_alert", "fatigue_warning") and not c.leg.planned
+    assert abs((c.legs_ready_utc - ready).total_seconds()) < 1  # the stored legs_ready instant
+    assert c.move_to_utc >= c.legs_ready_utc

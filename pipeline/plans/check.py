@@ -19,7 +19,15 @@ Which planned sessions take part:
   the unaccustomed span before ``as_of``) and the latest one before, as evidence of a layoff;
 * plans are unique by ``(athlete_id, plan_key)``; of duplicates the last one given counts;
 * a conflict is a flag of at least ``min_severity`` (``warning``: only hard runs; the ``info``
-  rules for easy and unknown runs are left out unless asked for).
+  rules for easy and unknown runs are left out unless asked for);
+* a completed strength session of unknown region is what ``recovery.unknown_strength`` makes
+  of it in the report (``pipeline.derive.possible_legs``): a possible leg session (rule
+  ``possible_legs``, its severity, and the two commands that settle it in the message), a leg
+  session (``legs``) or nothing (``not_legs``); the frame carries ``region``, ``kind_source``
+  and ``kind_reason`` for that;
+* under ``recovery.model = "fatigue"`` (``fatigue`` given) what was done is judged by the leg
+  fatigue curve, as the report's flags are, and planned leg sessions by the rules
+  (``pipeline.plans.check_fatigue``).
 
 Each conflict carries two suggestions, both checked by running the rules again:
 
@@ -40,8 +48,10 @@ from typing import Any
 import polars as pl
 
 from pipeline.config import RecoverySettings
+from pipeline.derive.possible_legs import POSSIBLE_RULE, settle_sentence
 from pipeline.derive.recovery import REQUIRED_COLUMNS, SEVERITY_RANK, format_local, recovery_flags
 from pipeline.fit.schemas import UTC_TS
+from pipeline.plans.check_fatigue import FatigueInput, curve_flags, planned_legs_for_rules
 from pipeline.plans.model import PlannedWorkout, with_times
 
 DEFAULT_HORIZON_DAYS = 3
@@ -61,6 +71,11 @@ _FRAME_SCHEMA: dict[str, pl.DataType] = {
     "name": pl.String(),
     "sport": pl.String(),
     "sub_sport": pl.String(),
+    # What makes a completed strength session a *possible* leg session (issue 12's rule,
+    # ``pipeline.derive.possible_legs.unknown_strength``); null for planned sessions.
+    "region": pl.String(),
+    "kind_source": pl.String(),
+    "kind_reason": pl.String(),
 }
 
 
@@ -73,6 +88,7 @@ class LegSession:
     planned: bool
     end_utc: datetime
     all_day: bool = False  # a planned all-day event, placed at the default local hour
+    possible: bool = False  # a strength session of unknown region (``possible_legs`` rule)
 
 
 @dataclass(frozen=True)
@@ -112,6 +128,9 @@ def _row(plan: PlannedWorkout, start: datetime | None = None) -> dict[str, Any]:
         "name": plan.title,
         "sport": plan.sport,
         "sub_sport": None,
+        "region": None,
+        "kind_source": None,
+        "kind_reason": None,
     }
 
 
@@ -136,7 +155,12 @@ def _local_date(ts: datetime, tz: tzinfo) -> Any:
 
 
 class _Checker:
-    """Runs ``recovery_flags`` over completed sessions plus a set of planned sessions."""
+    """Runs ``recovery_flags`` over completed sessions plus a set of planned sessions.
+
+    With ``fatigue`` (``recovery.model = "fatigue"``) the completed sessions are judged by the
+    leg fatigue curve and only the planned leg sessions by the rules (``check_fatigue``); a run
+    takes the stronger finding.
+    """
 
     def __init__(
         self,
@@ -146,12 +170,18 @@ class _Checker:
         unaccustomed_days: int,
         tz: tzinfo,
         min_rank: int,
+        fatigue: FatigueInput | None = None,
     ) -> None:
-        self.base = pl.concat(
-            [completed, pl.DataFrame([_row(p) for p in legs], schema=_FRAME_SCHEMA)]
-        )
-        self.settings = settings
-        self.days = unaccustomed_days
+        planned = pl.DataFrame([_row(p) for p in legs], schema=_FRAME_SCHEMA)
+        self.completed = completed
+        self.fatigue = fatigue
+        if fatigue is None:
+            self.base = pl.concat([completed, planned])
+            self.settings, self.days = settings, unaccustomed_days
+        else:
+            self.base, self.settings, self.days = planned_legs_for_rules(
+                completed, planned, settings, unaccustomed_days
+            )
         self.tz = tz
         self.min_rank = min_rank
 
@@ -159,12 +189,22 @@ class _Checker:
         """Flags of at least the minimum severity by plan id, each run at the given start."""
         rows = pl.DataFrame([_row(p, s) for p, s in runs], schema=_FRAME_SCHEMA)
         frame = pl.concat([self.base, rows])
-        flags = recovery_flags(frame, self.settings, self.days, tz=self.tz)
+        found = recovery_flags(frame, self.settings, self.days, tz=self.tz).to_dicts()
+        if self.fatigue is not None:
+            found += curve_flags(self.fatigue, self.completed, rows, self.tz).to_dicts()
         ids = {_plan_id(p) for p, _ in runs}
         out: dict[str, dict[str, Any]] = {}
-        for f in flags.to_dicts():
-            if f["run_activity_id"] in ids and SEVERITY_RANK[f["severity"]] >= self.min_rank:
-                out[f["run_activity_id"]] = f
+        for f in found:
+            run_id, rank = f["run_activity_id"], SEVERITY_RANK[f["severity"]]
+            if run_id not in ids or rank < self.min_rank:
+                continue
+            # The stronger finding; of equal ones the later leg session (as the rules break ties).
+            held = out.get(run_id)
+            if held is None or (rank, f["leg_end_utc"]) > (
+                SEVERITY_RANK[held["severity"]],
+                held["leg_end_utc"],
+            ):
+                out[run_id] = f
         return out
 
     def earliest_clear(self, run: PlannedWorkout, start: datetime) -> datetime:
@@ -195,8 +235,12 @@ def check_plans(
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     leg_lookback_hours: float = DEFAULT_LEG_LOOKBACK_HOURS,
     min_severity: str = "warning",
+    fatigue: FatigueInput | None = None,
 ) -> list[Conflict]:
-    """Conflicts of the planned runs in the next ``horizon_days`` (rules in the module doc)."""
+    """Conflicts of the planned runs in the next ``horizon_days`` (rules in the module doc).
+
+    ``fatigue`` (the completed sets' doses) switches to ``recovery.model = "fatigue"``.
+    """
     if as_of.tzinfo is None:
         raise ValueError("as_of must be tz-aware")
     if min_severity not in SEVERITY_RANK:
@@ -241,7 +285,7 @@ def check_plans(
         key=lambda p: (p.start_utc, p.plan_key),
     )
     checker = _Checker(
-        completed, legs, settings, unaccustomed_days, tz, SEVERITY_RANK[min_severity]
+        completed, legs, settings, unaccustomed_days, tz, SEVERITY_RANK[min_severity], fatigue
     )
     flags = checker.flags([(p, p.start_utc) for p in runs])
     by_id = {_plan_id(p): p for p in legs}
@@ -259,6 +303,7 @@ def check_plans(
             planned=leg_plan is not None,
             end_utc=flag["leg_end_utc"],
             all_day=leg_plan is not None and leg_plan.all_day,
+            possible=flag["rule"] == POSSIBLE_RULE,
         )
         ready: datetime = flag["intense_ok_from_utc"]
         move_to = checker.earliest_clear(run, ready)
@@ -295,6 +340,15 @@ def _conflict(
     leg_when = f"{status}, ended {format_local(leg.end_utc, tz)}"
     if leg.all_day:
         leg_when = f"planned all day, taken as ending {format_local(leg.end_utc, tz)}"
+    if leg.possible:
+        leg_when += (
+            ", a strength session of unknown region: it may have trained legs; "
+            + settle_sentence(leg.session_id)
+        )
+    limit = float(flag["threshold_hours"])
+    why = f"under {limit:g} h; {flag['evidence']}"
+    if str(flag["rule"]).startswith("fatigue_"):
+        why = f"leg fatigue above the ready level until {limit:.1f} h after; {flag['evidence']}"
     suggestion = f"move '{run.title}' to {format_local(move_to, tz)} or later"
     if swap is not None:
         suggestion += f", or swap it with '{swap.title}' planned {format_local(swap.start_utc, tz)}"
@@ -306,7 +360,7 @@ def _conflict(
     message = (
         f"{run.title} (hard run, planned {when}) is {hours:.1f} h after the end of "
         f"'{leg.title}' ({leg_when}): {flag['severity']}, "
-        f"{flag['rule']} (under {float(flag['threshold_hours']):g} h; {flag['evidence']}). "
+        f"{flag['rule']} ({why}). "
         f"Legs ready for intense running from {format_local(ready, tz)}. "
         f"Suggestion: {suggestion}."
     )
@@ -318,7 +372,7 @@ def _conflict(
         hours_between=hours,
         severity=str(flag["severity"]),
         rule=str(flag["rule"]),
-        threshold_hours=float(flag["threshold_hours"]),
+        threshold_hours=limit,
         evidence=str(flag["evidence"]),
         legs_ready_utc=ready,
         move_to_utc=move_to,

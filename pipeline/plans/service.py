@@ -21,10 +21,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pipeline.config import Settings
+from pipeline.derive import fatigue_service
 from pipeline.derive.metrics import resolve_hr_profile
 from pipeline.derive.refresh import session_frame
 from pipeline.fit.schemas import DecodedPlanFile  # made by the parser; still importable here
 from pipeline.plans import check as ck
+from pipeline.plans.check_fatigue import FatigueInput
 from pipeline.plans.fit import PlanZones, WorkoutDecision, plan_from_workout
 from pipeline.plans.ics import read_ics, read_ics_report
 from pipeline.plans.model import (
@@ -268,7 +270,8 @@ def check(
 
     The completed sessions are read exactly as the daily refresh reads them for its flags
     (``session_frame`` over the longest rule window plus the unaccustomed span), so the
-    planned check and the report apply the same rules to the same history.
+    planned check and the report apply the same rules to the same history; under
+    ``recovery.model = "fatigue"`` the doses of every set done (``compute_doses``) go with them.
     """
     athlete = settings.athlete(athlete_id)
     r = athlete.recovery
@@ -279,6 +282,10 @@ def check(
     # Planned leg sessions up to a day before as_of still count (the watch may not have synced).
     since = as_of - timedelta(hours=ck.DEFAULT_LEG_LOOKBACK_HOURS)
     plans = ps.load_plans(store, athlete_id, since=since)
+    fatigue = None
+    if r.model == "fatigue":  # the report's flags come from the curve: so do the plans'
+        cfg = fatigue_service.fatigue_settings(athlete)
+        fatigue = FatigueInput(fatigue_service.compute_doses(store, athlete_id, cfg), cfg)
     conflicts = ck.check_plans(
         plans,
         sessions,
@@ -287,6 +294,7 @@ def check(
         days,
         athlete.tz,
         horizon_days=settings.plans.horizon_days if horizon_days is None else horizon_days,
+        fatigue=fatigue,
     )
     ps.replace_conflicts(store, athlete_id, conflicts, as_of, as_of)
     return conflicts
