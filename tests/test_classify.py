@@ -14,6 +14,7 @@ from pipeline.derive import refresh
 from pipeline.derive.classify import CLASSIFIED_SCHEMA, KINDS, classify
 from pipeline.derive.keywords import match_text
 from pipeline.derive.labels import LABELS_SCHEMA, apply_labels, check_kind
+from pipeline.derive.summary_hints import HINTS_SCHEMA
 from pipeline.errors import ReportError
 from pipeline.fit import parse_fit
 from pipeline.store.db import open_store
@@ -555,3 +556,57 @@ def test_corpus_every_activity_gets_a_kind(
             assert want in out["kind"].to_list(), (entry["file"], out["reason"].to_list())
         runs += out["kind"].to_list().count("run")
     assert runs >= 17
+
+
+def _hints(*rows: tuple[str, str, str, bool, bool, str]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=HINTS_SCHEMA, orient="row")
+
+
+def test_export_summary_hints_decide_only_where_the_file_does_not() -> None:
+    """Issue 12 item 4: a matched summary's hint (``summary_hints``) against what the file says."""
+    strength_sport = {"sport": "training", "sub_sport": "strength_training"}
+    frame = acts(
+        strength_sport,  # a0: no sets: region unknown
+        {**strength_sport, "name": "Leg day"},  # a1: decided by its name alone
+        strength_sport,  # a2: bench sets decide
+        {"sport": "training", "sub_sport": "generic"},  # a3: not strength by the file
+        {"sport": "running", "sub_sport": "generic"},  # a4: the sport decides
+        strength_sport,  # a5: the summary says nothing
+    )
+    sets = sets_of([(["bench_press"], 8, 60.0)] * 6, "a2")
+    empty_steps = pl.DataFrame(schema=STEP_COLS)
+    legs = "Garmin Connect export summary: title 'Leg day' names lower body (leg day)"
+    upper = "Strava export (activities.csv): title 'Push' names only upper body/core (push)"
+    hints = _hints(
+        ("a0", "legs", "lower", True, True, legs),
+        ("a1", "not_legs", "upper", True, False, upper),
+        ("a2", "legs", "lower", True, False, legs),
+        ("a3", "legs", "lower", True, False, legs),
+        ("a4", "not_legs", "upper", True, False, upper),
+        ("a5", "unknown", "upper", True, False, "Garmin Connect export summary: no title"),
+    )
+    plain = classify(frame, sets, empty_steps, CFG)
+    assert classify(frame, sets, empty_steps, CFG, _hints()).equals(plain)
+    got = {r["activity_id"]: r for r in classify(frame, sets, empty_steps, CFG, hints).to_dicts()}
+    was = {r["activity_id"]: r for r in plain.to_dicts()}
+    a0 = got["a0"]
+    assert (a0["kind"], a0["region"], a0["evidence"], a0["heavy"]) == (
+        "leg_strength",
+        "lower",
+        "summary",
+        True,
+    )
+    assert a0["reason"] == f"leg day by export summary: {legs}" and a0["leg_score"] is None
+    a1 = got["a1"]
+    assert (was["a1"]["kind"], was["a1"]["evidence"]) == ("leg_strength", "names")
+    assert (a1["kind"], a1["region"], a1["evidence"]) == ("strength", "upper", "summary")
+    assert a1["reason"].startswith(f"strength (upper) by export summary: {upper} (the file alone: ")
+    a2 = got["a2"]
+    assert (a2["kind"], a2["region"], a2["evidence"]) == ("strength", "upper", "sets")
+    assert a2["reason"] == f"{was['a2']['reason']}; the sets decide over the {legs}"
+    assert was["a3"]["kind"] == "other"
+    assert (got["a3"]["kind"], got["a3"]["evidence"]) == ("leg_strength", "summary")
+    assert got["a4"] == was["a4"]
+    a5 = got["a5"]
+    assert (a5["kind"], a5["region"], a5["evidence"]) == ("strength", "unknown", "none")
+    assert a5["reason"] == f"{was['a5']['reason']}; Garmin Connect export summary: no title"
