@@ -69,16 +69,44 @@ def intervals_workout(serial: int = INTERVALS, created: datetime = CREATED) -> b
     f = _file_id(Fit(), "workout", serial, created)
     f.w("workout", wkt_name="Intervals 6x800", sport="running", sub_sport="generic",
         num_valid_steps=5)  # fmt: skip
-    f.w("workout_step", message_index=0, wkt_step_name="Warm up", duration_type="time",
-        duration_value=600_000, target_type="open", target_value=0, intensity="warmup")
+    f.w(
+        "workout_step",
+        message_index=0,
+        wkt_step_name="Warm up",
+        duration_type="time",
+        duration_value=600_000,
+        target_type="open",
+        target_value=0,
+        intensity="warmup",
+    )
     # Heart rate as FIT writes it: bpm + 100 (fitparse 1.2.0 leaves the offset on).
-    f.w("workout_step", message_index=1, duration_type="distance", duration_value=80_000,
-        target_type="heart_rate", target_value=0, custom_target_value_low=270,
-        custom_target_value_high=280, intensity="interval")
-    f.w("workout_step", message_index=2, duration_type="time", duration_value=120_000,
-        target_type="open", target_value=0, intensity="recovery")
-    f.w("workout_step", message_index=3, duration_type="repeat_until_steps_cmplt",
-        duration_value=1, target_value=6)
+    f.w(
+        "workout_step",
+        message_index=1,
+        duration_type="distance",
+        duration_value=80_000,
+        target_type="heart_rate",
+        target_value=0,
+        custom_target_value_low=270,
+        custom_target_value_high=280,
+        intensity="interval",
+    )
+    f.w(
+        "workout_step",
+        message_index=2,
+        duration_type="time",
+        duration_value=120_000,
+        target_type="open",
+        target_value=0,
+        intensity="recovery",
+    )
+    f.w(
+        "workout_step",
+        message_index=3,
+        duration_type="repeat_until_steps_cmplt",
+        duration_value=1,
+        target_value=6,
+    )
     f.w("workout_step", message_index=4, duration_type="time", duration_value=600_000,
         target_type="open", target_value=0, intensity="cooldown")  # fmt: skip
     return f.bytes()
@@ -96,16 +124,44 @@ def easy_workout(name: str = "Hard day") -> bytes:
 def legs_workout() -> bytes:
     """5 x (back squat 5 reps at 100 kg, 2' rest), 3 x 10 lunges: a heavy leg session."""
     f = _file_id(Fit(), "workout", LEGS, CREATED)
-    f.w("workout", wkt_name="Gym A", sport="training", sub_sport="strength_training",
-        num_valid_steps=5)
-    f.w("workout_step", message_index=0, duration_type="reps", duration_value=5,
-        exercise_category="squat", exercise_weight=100.0, intensity="active")
-    f.w("workout_step", message_index=1, duration_type="time", duration_value=120_000,
-        intensity="rest")
-    f.w("workout_step", message_index=2, duration_type="repeat_until_steps_cmplt",
-        duration_value=0, target_value=5)
-    f.w("workout_step", message_index=3, duration_type="reps", duration_value=10,
-        exercise_category="lunge", intensity="active")
+    f.w(
+        "workout",
+        wkt_name="Gym A",
+        sport="training",
+        sub_sport="strength_training",
+        num_valid_steps=5,
+    )
+    f.w(
+        "workout_step",
+        message_index=0,
+        duration_type="reps",
+        duration_value=5,
+        exercise_category="squat",
+        exercise_weight=100.0,
+        intensity="active",
+    )
+    f.w(
+        "workout_step",
+        message_index=1,
+        duration_type="time",
+        duration_value=120_000,
+        intensity="rest",
+    )
+    f.w(
+        "workout_step",
+        message_index=2,
+        duration_type="repeat_until_steps_cmplt",
+        duration_value=0,
+        target_value=5,
+    )
+    f.w(
+        "workout_step",
+        message_index=3,
+        duration_type="reps",
+        duration_value=10,
+        exercise_category="lunge",
+        intensity="active",
+    )
     f.w("workout_step", message_index=4, duration_type="repeat_until_steps_cmplt",
         duration_value=3, target_value=3)  # fmt: skip
     return f.bytes()
@@ -385,3 +441,25 @@ def test_workouts_alone_plan_nothing_and_an_edited_workout_wins(tmp_path: Path) 
     _rebuild(settings, NOW + timedelta(hours=1))
     titles = {p.title for p in _plans(settings) if p.intensity == "easy"}
     assert titles == {"Easy 45!"}
+
+
+def test_parser_processes_hand_the_plans_over_and_ingest_rebuilds_them(tmp_path: Path) -> None:
+    # Two parser processes: the decoded messages cross the process boundary (pickled); with
+    # settings given, ingest makes the plans itself (pipeline.ingest.side.rebuild_plans).
+    settings = _settings(tmp_path, "America/New_York")
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    files = {**WORKOUTS, "schedule.fit": schedule(week_entries(NEW_YORK_WEEK), CREATED)}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    items = [(folder / n, "me") for n in files]
+    ingest_files(settings.db_path, items, now=NOW, workers=2, settings=settings)
+    want = UTC_STARTS["America/New_York"]
+    got = [(p.start_utc, p.kind, p.intensity) for p in _plans(settings)]
+    assert got == [
+        (want["legs"], "leg_strength", "hard"),
+        (want["run_alert"], "run", "hard"),
+        (want["easy_all_day"], "run", "easy"),
+        (want["run_warning"], "run", "hard"),
+        (want["run_clear"], "run", "hard"),
+    ]
