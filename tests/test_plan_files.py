@@ -408,6 +408,9 @@ def test_a_schedule_before_its_workouts_and_a_new_schedule_without_an_entry(
     result = _rebuild(settings, NOW + timedelta(hours=2))
     assert (result.change.added, result.change.kept, result.change.removed) == (0, 4, 1)
     assert want["run_alert"] not in [p.start_utc for p in _plans(settings)]
+    with open_store(settings.db_path, read_only=True) as store:  # gone before any new check
+        left = store.rows("SELECT run_start_utc FROM plan_conflicts WHERE athlete_id = 'me'")
+    assert [r[0].astimezone(UTC) for r in left] == [want["run_warning"]]
     conflicts = _check(settings, as_of)
     assert [(c.run.start_utc, c.severity) for c in conflicts] == [(want["run_warning"], "warning")]
     with open_store(settings.db_path, read_only=True) as store:

@@ -140,7 +140,8 @@ def save_feed(
     """A new read of ``feed`` replaces all its plans (``pipeline.plans.model.replace_feed``).
 
     One transaction: the feed's old plans and any plan with an incoming key go, the incoming
-    plans come in. A plan removed from the calendar is therefore gone from future checks.
+    plans come in. A plan removed from the calendar is therefore gone from future checks, and
+    the stored conflicts it was part of go with it.
     """
     plans = list({p.plan_key: p for p in plans if p.athlete_id == athlete_id}.values())
     keys = [p.plan_key for p in plans]
@@ -158,6 +159,13 @@ def save_feed(
             [athlete_id, feed, *([keys] if keys else [])],
         )
         _insert_plans(store, plans, now)
+        gone = sorted(old - set(keys))
+        if gone:
+            store.con.execute(
+                "DELETE FROM plan_conflicts WHERE athlete_id = ? AND (run_plan_key IN "
+                f"{_in_list(gone)} OR leg_session_id IN (SELECT 'plan:' || unnest(?::VARCHAR[])))",
+                [athlete_id, gone, gone],
+            )
     kept = len(old & set(keys))
     return FeedChange(feed, len(keys) - kept, kept, len(old - set(keys)))
 
