@@ -49,6 +49,8 @@ def file_kind(path: Path, *, explicit: bool = True) -> FileKind | None:
     if lower.endswith(".fit") or explicit:
         return FileKind.FIT
     return None
+
+
 #: Names of files still being downloaded or written by an editor; taken once renamed.
 TEMPORARY_SUFFIXES = (".part", ".crdownload", ".tmp", ".partial", ".download", ".swp")
 
