@@ -110,6 +110,33 @@ def test_probe_states(sample_dir: Path, tmp_path: Path) -> None:
     assert probe_file(tmp_path / "gone.fit") is None
 
 
+def test_exports_and_calendars_are_complete_only_at_their_end(
+    sample_dir: Path, tmp_path: Path
+) -> None:
+    """A slow copy of a .fit.gz, a calendar or a summary JSON is not taken half-written."""
+    import gzip
+
+    gz = gzip.compress(sample(sample_dir).read_bytes())
+    cal = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    doc = b'[{"summarizedActivitiesExport": [{"activityId": 1, "name": "Leg day"}]}]'
+    cases = [
+        ("1.fit.gz", gz, "complete"),
+        ("2.fit.gz", gz[: len(gz) // 2], "incomplete"),
+        ("a.ics", cal, "complete"),
+        ("b.ics", cal[:-20], "incomplete"),
+        ("x_summarizedActivities.json", doc, "complete"),
+        ("y_summarizedActivities.json", doc[:-5], "incomplete"),
+        ("activities.csv", b"Activity ID,Activity Date\n1,x\n", "not_fit"),
+    ]
+    for name, content, state in cases:
+        p = tmp_path / name
+        p.write_bytes(content)
+        probe = probe_file(p)
+        assert probe is not None and probe.state == state, name
+    assert wait_needed("incomplete", 2.0, 120.0) == 120.0
+    assert wait_needed("complete", 2.0, 120.0) == 2.0
+
+
 def test_tracker_waits_for_settle_and_hands_on_once() -> None:
     t = ReadinessTracker(settle_s=2.0, stalled_s=30.0, retry_s=100.0)
     p = Path("/in/a.fit")

@@ -164,7 +164,7 @@ SettleOpt = Annotated[
 StalledOpt = Annotated[
     float,
     typer.Option(
-        help="seconds after which an incomplete or non-FIT file that stopped changing is taken (and quarantined)"
+        help="seconds after which a file that stopped changing before it was complete is taken (and quarantined)"
     ),
 ]
 PollingOpt = Annotated[

@@ -4,6 +4,9 @@ A FIT file declares its own length, so it must be complete *and* unchanged (size
 ``settle_s``; a file that can never be complete (not FIT, trailing bytes, cut short) is handed
 on once it has stopped changing for ``stalled_s``, so that it gets an outcome instead of waiting
 forever; an empty file cannot become valid once settled, so it does not wait for ``stalled_s``.
+The other files legday reads are told complete by their own end where they have one (a zip's
+central directory, a gzip trailer, ``END:VCALENDAR``, a JSON document that parses), so a slow
+copy of an export or a calendar is not taken half-written; a CSV has no end and waits ``settle_s``.
 ``ReadinessTracker`` is the watcher's rule (the caller passes monotonic ``now``); ``ready_by_age``
 and ``sweep_inbox`` the one-shot version for sweeps. I/O: reads file heads (and a whole FIT file
 to check its chain), only when its size or mtime changed.
@@ -11,10 +14,13 @@ to check its chain), only when its size or mtime changed.
 
 from __future__ import annotations
 
+import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.config import Settings
 from pipeline.fit import fit_declared_length, fit_is_complete
@@ -61,7 +67,7 @@ def probe_file(path: Path, previous: Probe | None = None) -> Probe | None:
                 return Probe(st_.st_size, st_.st_mtime_ns, state)
             declared = fit_declared_length(head)
             if declared is None:
-                return Probe(st_.st_size, st_.st_mtime_ns, "not_fit")
+                return Probe(st_.st_size, st_.st_mtime_ns, _other_state(path, head, fh))
             if st_.st_size < declared:
                 return Probe(st_.st_size, st_.st_mtime_ns, "incomplete")
             data = head + fh.read()
@@ -70,6 +76,35 @@ def probe_file(path: Path, previous: Probe | None = None) -> Probe | None:
         return Probe(st_.st_size, st_.st_mtime_ns, "short")
     state = "complete" if fit_is_complete(data) else "trailing"
     return Probe(len(data), st_.st_mtime_ns, state)
+
+
+#: Files larger than this are not read whole to find their end (they wait ``settle_s``).
+_END_CHECK_BYTES = 64 * 1024 * 1024
+
+
+def _other_state(path: Path, head: bytes, fh: BinaryIO) -> str:
+    """``complete``/``incomplete`` for a gzip, calendar or JSON file by its end, else ``not_fit``."""
+    lower = path.name.lower()
+    known = head.startswith(b"\x1f\x8b") or lower.endswith((".ics", ".json"))
+    if not known or path.stat().st_size > _END_CHECK_BYTES:
+        return "not_fit"
+    data = head + fh.read()
+    if head.startswith(b"\x1f\x8b"):
+        inflate = zlib.decompressobj(wbits=31)
+        try:
+            while data and not inflate.eof:
+                inflate.decompress(data, 1 << 20)
+                data = inflate.unconsumed_tail
+        except zlib.error:
+            return "incomplete"
+        return "complete" if inflate.eof else "incomplete"
+    if lower.endswith(".ics"):
+        return "complete" if data.rstrip().upper().endswith(b"END:VCALENDAR") else "incomplete"
+    try:
+        json.loads(data)
+    except ValueError:
+        return "incomplete"
+    return "complete"
 
 
 def wait_needed(state: str, settle_s: float, stalled_s: float) -> float:
