@@ -180,6 +180,8 @@ def test_a_garmin_export_whose_title_alone_says_legs_flags_the_run(tmp_path: Pat
     assert "Garmin" in lifted["kind_reason"] and "Leg day" in lifted["kind_reason"]
     [flag] = flags(settings)
     assert flag["rule"] != "possible_legs" and flag["leg_activity_id"] == lifted["activity_id"]
+    # The file has no name: the session is shown by the title the person gave it in Connect.
+    assert lifted["name"] == "Leg day" and "Leg day" in flag["message"]
 
 
 def test_an_upper_body_session_named_by_its_summary_is_never_flagged(tmp_path: Path) -> None:

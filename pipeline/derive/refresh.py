@@ -29,6 +29,7 @@ from pipeline.derive import metrics as mt
 from pipeline.derive import recovery as rc
 from pipeline.derive import summary_hints as sh
 from pipeline.derive.labels import apply_labels, check_kind
+from pipeline.derive.likeness import title_key
 from pipeline.errors import ReportError
 from pipeline.store import db as st
 from pipeline.store import derive_sql as sql
@@ -216,11 +217,25 @@ def session_frame(
     ``kind_source`` says which (``rules``, ``learned``, ``label``).
     """
     sessions = lr.apply_learned(
-        sql.rule_sessions(store, athlete_id, since=since, until=until), reason="kind_reason"
+        _titled(sql.rule_sessions(store, athlete_id, since=since, until=until)),
+        reason="kind_reason",
     )
     return apply_labels(
         sessions, sql.load_labels(store, athlete_id), reason="kind_reason", source="kind_source"
     )
+
+
+def _titled(sessions: pl.DataFrame) -> pl.DataFrame:
+    """A session its file leaves unnamed, or names as the device does ("Strength"), is shown by
+    the title the person gave it in Garmin Connect or Strava (its matched export summary)."""
+    titles = sessions["summary_title"]
+    if titles.null_count() == sessions.height:
+        return sessions.drop("summary_title")
+    names = [
+        title if title is not None and title_key(name) is None else name
+        for name, title in zip(sessions["name"], titles, strict=True)
+    ]
+    return sessions.with_columns(pl.Series("name", names, dtype=pl.String)).drop("summary_title")
 
 
 def known_counts(

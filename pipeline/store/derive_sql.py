@@ -158,19 +158,23 @@ def rule_sessions(
     """Activities with the rules' kind and the metrics, before labels (``derive.refresh``).
 
     ``kind_reason`` is the rules' reason here; ``learned_kind``/``learned_reason`` what
-    ``pipeline.derive.learned`` put over it, and ``pipeline.derive.labels`` puts labels on top.
+    ``pipeline.derive.learned`` put over it, and ``pipeline.derive.labels`` puts labels on top;
+    ``summary_title`` the title of an export summary matched to it (Garmin's before Strava's).
     """
     sql = (
         "SELECT a.activity_id, a.start_utc, a.end_utc, a.sport, a.sub_sport, a.name, "
         "a.elapsed_s, a.timer_s, a.distance_m, a.avg_hr, a.max_hr, a.calories_kcal, a.workout_rpe, "
         "c.kind, c.region, c.leg_score, c.lower_sets, c.active_sets, "
         "coalesce(c.heavy, false) AS heavy, c.reason AS kind_reason, "
-        "lk.kind AS learned_kind, lk.reason AS learned_reason, "
+        "lk.kind AS learned_kind, lk.reason AS learned_reason, st.title AS summary_title, "
         "m.* EXCLUDE (athlete_id, activity_id, computed_utc, avg_hr) "
         "FROM activities a "
         "LEFT JOIN classifications c USING (athlete_id, activity_id) "
         "LEFT JOIN learned_kinds lk USING (athlete_id, activity_id) "
         "LEFT JOIN session_metrics m USING (athlete_id, activity_id) "
+        "LEFT JOIN (SELECT athlete_id, activity_id, first(title ORDER BY source, source_id) "
+        "AS title FROM activity_summaries WHERE activity_id IS NOT NULL AND title IS NOT NULL "
+        "GROUP BY athlete_id, activity_id) st USING (athlete_id, activity_id) "
         # A session whose clock was implausible is kept but never put on a day.
         "WHERE a.athlete_id = ? AND a.time_plausible"
     )
