@@ -237,9 +237,32 @@ def test_plan_import(cli: tuple[CliRunner, typer.Typer], tmp_path: Path) -> None
     fit = tmp_path / "workout.fit"
     fit.write_bytes(b"\x0e")
     out = runner.invoke(app, ["plan", "import", str(fit)])
+    assert out.exit_code == 2 and "go through legday ingest" in out.output
+    txt = tmp_path / "plan.txt"
+    txt.write_text("run tomorrow")
+    out = runner.invoke(app, ["plan", "import", str(txt)])
     assert out.exit_code == 2 and "reads iCalendar files (.ics)" in out.output
+
     out = runner.invoke(app, ["plan", "import", str(tmp_path / "nope.ics")])
     assert out.exit_code == 2 and "cannot read" in out.output and "nope.ics" in out.output
+
+
+def test_plan_check_as_of(cli: tuple[CliRunner, typer.Typer]) -> None:
+    """The check at a given time: a hard run planned 12.5 h after a planned leg day."""
+    runner, app = cli
+    for args in (["2099-10-24 18:30", "leg_strength"], ["2099-10-25 08:00", "run"]):
+        extra = ["--intensity", "hard"] if args[1] == "run" else []
+        assert runner.invoke(app, ["plan", "add", *args, *extra]).exit_code == 0
+    for as_of in ("2099-10-24 08:00", "2099-10-24T06:00:00+00:00", "2099-10-24"):
+        out = runner.invoke(app, ["plan", "check", "--days", "2", "--as-of", as_of])
+        assert out.exit_code == 0, out.output
+        assert "1 conflict(s) in the next 2 day(s)" in out.output, as_of
+    # Checked once the run is past: nothing ahead; today (2099 plans far ahead): nothing.
+    later = runner.invoke(app, ["plan", "check", "--as-of", "2099-10-26 08:00"])
+    assert "no conflicts" in later.output
+    assert "no conflicts" in runner.invoke(app, ["plan", "check"]).output
+    bad = runner.invoke(app, ["plan", "check", "--as-of", "yesterdayish"])
+    assert bad.exit_code == 2 and "cannot read the time 'yesterdayish'" in bad.output
 
 
 def test_notify_test(cli: tuple[CliRunner, typer.Typer], receiver: Receiver) -> None:

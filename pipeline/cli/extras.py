@@ -224,7 +224,7 @@ def deployments(
         Path | None, typer.Option(help="file to write, e.g. prefect.yaml (default: print it)")
     ] = None,
 ) -> None:
-    """Write the prefect.yaml of legday's two deployments, for `prefect deploy --all`.
+    """Write the prefect.yaml of legday's three deployments (ingest-inbox, nightly, evening-check), for `prefect deploy --all`.
 
     The nightly cron and time zone come from the settings (--config). Entrypoints are module
     paths, so the file works with an installed legday. Example: legday --config legday.toml

@@ -39,9 +39,9 @@ def ingest(
     workers: Annotated[int, typer.Option(min=0, help="parser processes (default: all cores)")] = 0,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ) -> None:
-    """Store FIT files (and folders of them) in the DuckDB store.
+    """Store FIT files, folders, export zips (Garmin, Strava) and calendars in the store.
 
-    Example: legday ingest ~/Garmin/Activities
+    Example: legday ingest ~/Garmin/Activities ~/Downloads/export_12345.zip
     """
     # Absolute, so that file_sightings (and the report's "last seen at") say where, wherever
     # legday runs from next.

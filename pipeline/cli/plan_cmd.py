@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -139,6 +139,11 @@ def import_(
     Example: legday plan import ~/Downloads/trainingpeaks.ics
     """
     try:
+        if file.suffix.lower() == ".fit":
+            raise PlanFileError(
+                f"{file}: FIT workout and schedule files go through legday ingest {file} (or "
+                "the inbox); legday plan import reads iCalendar files (.ics)"
+            )
         if file.suffix.lower() != ".ics":
             raise PlanFileError(
                 f"{file}: legday plan import reads iCalendar files (.ics); export the calendar "
@@ -171,14 +176,26 @@ def check(
     days: Annotated[
         int | None, typer.Option(min=0, help="days ahead (default: horizon_days)")
     ] = None,
+    as_of: Annotated[
+        str,
+        typer.Option(
+            "--as-of",
+            help="check as at this time: now, an ISO time with offset, or the athlete's local "
+            "'YYYY-MM-DD [HH:MM]'",
+        ),
+    ] = "now",
 ) -> None:
-    """Planned hard runs too soon after a leg session (done or planned), with what to do."""
+    """Planned hard runs too soon after a leg session (done or planned), with what to do.
+
+    Example: legday plan check --days 3 --as-of "2026-10-24 20:00"
+    """
     try:
         cfg = settings()
         athlete = cfg.default_athlete
         now = now_utc()
+        moment = _as_of(as_of, cfg, athlete, now)
         with _store(cfg, now) as s:
-            conflicts = sv.check(s, cfg, athlete, now, horizon_days=days)
+            conflicts = sv.check(s, cfg, athlete, moment, horizon_days=days)
     except LegdayError as exc:
         fail(exc)
     horizon = cfg.plans.horizon_days if days is None else days
@@ -188,6 +205,26 @@ def check(
     for c in conflicts:
         console.print(f"{c.severity.upper()}: {escape(c.message)}", highlight=False)
     console.print(f"{len(conflicts)} conflict(s) in the next {horizon} day(s)")
+
+
+def _as_of(text: str, cfg: Settings, athlete: str, now: datetime) -> datetime:
+    """``now``, an ISO time with its offset, or the athlete's local ``YYYY-MM-DD [HH:MM]``."""
+    if text.strip().lower() == "now":
+        return now
+    try:
+        given = datetime.fromisoformat(text.strip())
+    except ValueError:
+        given = None
+    if given is not None and given.tzinfo is not None:
+        return given.astimezone(UTC)
+    tz = cfg.athlete(athlete).tz
+    when = sv.parse_when(text, now.astimezone(tz).date())
+    local = (
+        when.replace(tzinfo=tz)
+        if isinstance(when, datetime)
+        else datetime.combine(when, time(0), tzinfo=tz)
+    )
+    return local.astimezone(UTC)
 
 
 def notify(

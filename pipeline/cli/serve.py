@@ -185,7 +185,7 @@ def watch(
     ] = False,
     workers: Annotated[int, typer.Option(help="parser processes per batch")] = 1,
 ) -> None:
-    """Watch a folder and ingest FIT files as they land; archive or quarantine them afterwards.
+    """Watch a folder and ingest what lands (FIT, zips, calendars); archive or quarantine them afterwards.
 
     Example: legday watch ~/Garmin/inbox
     """
@@ -247,7 +247,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run everything on this machine: Prefect server, the two deployments, and the watcher.
+    """Run everything on this machine: Prefect server, the three deployments, and the watcher.
 
     Uses the Prefect server of PREFECT_API_URL when set; otherwise starts one on 127.0.0.1 with
     its database in <data_dir>/prefect. Example: legday serve --inbox ~/Garmin/inbox
