@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,27 @@ def test_the_module_entry_point_is_legday(tmp_path: Path) -> None:
     assert res.stderr.strip().splitlines() == [
         "error: No such command 'ingets'. Did you mean 'ingest'? (see `legday --help`)"
     ]
+
+
+def test_read_only_commands_read_a_store_an_older_legday_wrote(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store at schema 5 (before learning, summaries and plan files): status, query and the
+    report bring it up to date once, instead of failing until the next ingest."""
+    from pipeline.store import db
+    from pipeline.store.migrate import MIGRATIONS
+
+    store = tmp_path / "data" / "legday.duckdb"  # where the sample config keeps it
+    with monkeypatch.context() as m:
+        m.setattr(db, "MIGRATIONS", MIGRATIONS[:5])
+        with db.open_store(store) as s:
+            assert s.migrate(datetime(2026, 1, 1, tzinfo=UTC)) == [1, 2, 3, 4, 5]
+    shutil.copy(sample_dir / "legday.toml", tmp_path / "legday.toml")
+    res = run("status", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert f"(schema v{MIGRATIONS[-1].version})" in res.stdout
+    res = run("query", "select count(*) as n from activity_summaries", cwd=tmp_path)
+    assert res.returncode == 0 and "0" in res.stdout
+    assert db.bring_up_to_date(store, datetime(2026, 1, 2, tzinfo=UTC)) == []
+    assert db.bring_up_to_date(tmp_path / "none.duckdb", datetime(2026, 1, 2, tzinfo=UTC)) == []
+    assert not (tmp_path / "none.duckdb").exists()

@@ -60,6 +60,17 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def readable_settings() -> Settings:
+    """``settings()``, with the store brought to this legday's schema first: read-only commands
+    (report, status, query, evidence) read a store an older legday wrote at once, instead of
+    failing until the next ingest migrates it."""
+    from pipeline.store.db import bring_up_to_date
+
+    cfg = settings()
+    bring_up_to_date(cfg.db_path, now_utc(), timeout_s=60, on_wait=wait_message)
+    return cfg
+
+
 def wait_message(msg: str) -> None:
     """Tell the person why nothing happens (the store is busy) while a command waits."""
     err.print(f"[yellow]{msg}[/yellow]")

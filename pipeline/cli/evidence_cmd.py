@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipeline.cli.common import console, err, fail, settings, wait_message
+from pipeline.cli.common import console, err, fail, readable_settings, wait_message
 from pipeline.derive.evidence import EvidenceReport, Measure, describe
 from pipeline.errors import LegdayError
 from pipeline.store import db as st
@@ -106,7 +106,7 @@ def evidence(
     from pipeline.derive.fatigue_service import evidence_for
 
     try:
-        cfg = settings()
+        cfg = readable_settings()
         athlete_id = athlete or cfg.default_athlete
         cfg.athlete(athlete_id)
         with st.open_store(

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from pipeline.cli.common import console, err, fail, now_utc, settings, wait_message
+from pipeline.cli.common import console, err, fail, now_utc, readable_settings, wait_message
 from pipeline.errors import LegdayError
 from pipeline.store import db as st
 from pipeline.store.cli_sql import store_status
@@ -49,7 +49,7 @@ def query(
         err.print("[red]error:[/red] --format must be table, csv or json")
         raise typer.Exit(2)
     try:
-        cfg = settings()
+        cfg = readable_settings()
         with st.open_store(
             cfg.db_path, read_only=True, timeout_s=timeout, on_wait=wait_message
         ) as s:
@@ -77,7 +77,7 @@ def status() -> None:
     from pipeline.derive.refresh import known_counts
 
     try:
-        cfg = settings()
+        cfg = readable_settings()
         with st.open_store(cfg.db_path, read_only=True, on_wait=wait_message) as s:
             found = store_status(s)
             # learned_kinds (migration 6) is read by the counts; an older store has no counts

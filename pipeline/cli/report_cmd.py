@@ -16,7 +16,15 @@ from typing import Annotated
 import typer
 from rich.markdown import Markdown
 
-from pipeline.cli.common import console, err, fail, now_utc, settings, wait_message
+from pipeline.cli.common import (
+    console,
+    err,
+    fail,
+    now_utc,
+    readable_settings,
+    settings,
+    wait_message,
+)
 from pipeline.config import Settings
 from pipeline.errors import LegdayError, ReportError
 from pipeline.store import db as st
@@ -58,7 +66,7 @@ def report(
         err.print("[red]error:[/red] --format must be md, json or html")
         raise typer.Exit(2)
     try:
-        cfg = settings()
+        cfg = readable_settings()
         athlete_id = athlete or cfg.default_athlete
         cfg.athlete(athlete_id)
         produced = produce.produce_report(
@@ -120,7 +128,7 @@ def _label_dry_run(activity: str, kind: str, athlete: str | None) -> None:
     from pipeline.derive import refresh as analysis
 
     try:
-        cfg = settings()
+        cfg = readable_settings()
         athlete_id = athlete or cfg.default_athlete
         with st.open_store(cfg.db_path, read_only=True, timeout_s=60, on_wait=wait_message) as s:
             full_id, changes = analysis.preview_label(s, athlete_id, activity, kind, now=now_utc())

@@ -298,6 +298,29 @@ def open_store(
         lock.release()
 
 
+def bring_up_to_date(
+    db_path: Path,
+    now_utc: Any,
+    *,
+    timeout_s: float = 30.0,
+    on_wait: WaitCallback | None = None,
+) -> list[int]:
+    """Apply the migrations an existing store lacks; the versions applied (none: up to date).
+
+    Read-only commands (report, status, query) call it first, so that a store written by an
+    older legday is readable at once instead of failing until the next ingest. No store: none.
+    """
+    db_path = Path(db_path)
+    if not db_path.exists():
+        return []
+    latest = MIGRATIONS[-1].version if MIGRATIONS else 0
+    with open_store(db_path, read_only=True, timeout_s=timeout_s, on_wait=on_wait) as store:
+        if store.schema_version() >= latest:
+            return []
+    with open_store(db_path, timeout_s=timeout_s, on_wait=on_wait) as store:
+        return store.migrate(now_utc)
+
+
 def is_storage_full(exc: BaseException) -> bool:
     """True when an error means the disk is full (so callers keep the inbox untouched)."""
     text = str(exc).lower()
