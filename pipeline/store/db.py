@@ -39,6 +39,9 @@ from pipeline.store.migrate import MIGRATIONS
 WaitCallback = Callable[[str], None]
 
 WRITER_MEMORY_LIMIT = "128MB"
+#: Readers too: a report's "what your runs say" reads years of heart rate a chunk at a time, and
+#: DuckDB's default cache (80 % of RAM) would keep every page it read. Larger queries spill.
+READER_MEMORY_LIMIT = "128MB"
 
 _LOCK_MARKERS = (
     "Could not set lock",
@@ -60,6 +63,7 @@ def _connect(
     config: dict[str, Any] = {}
     if read_only:
         config["enable_external_access"] = False
+        config["memory_limit"] = READER_MEMORY_LIMIT
     else:
         # The writer runs beside the parser processes during a backfill; DuckDB's default cache
         # (80 % of RAM) would let it grow far past what the inserts need.
