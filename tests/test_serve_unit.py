@@ -86,3 +86,36 @@ def test_a_server_left_by_a_killed_serve_is_stopped_and_nothing_else(tmp_path: P
         for p in (server_like, other):
             p.kill()
             p.wait(timeout=5)
+
+
+def test_catch_up_refreshes_what_a_killed_run_stored_but_never_refreshed(
+    tmp_path: Path, sample_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve and watch call it at start: stored activities without kinds get them at once."""
+    from datetime import UTC, datetime
+
+    from pipeline.cli import common, serve
+    from pipeline.config import AthleteSettings, Settings
+    from pipeline.ingest import ingest_files
+    from pipeline.store.db import open_store
+
+    cfg = Settings(
+        db_path=tmp_path / "s.duckdb",
+        data_dir=tmp_path,
+        default_athlete="me",
+        athletes={"me": AthleteSettings(timezone="Europe/Berlin", max_hr=190)},
+    )
+    serve.catch_up(cfg)  # no store yet: nothing to do, nothing created
+    assert not cfg.db_path.exists()
+    files = sorted(sample_dir.glob("*.fit"))[:4]
+    ingest_files(cfg.db_path, [(f, "me") for f in files], now=datetime.now(UTC))
+    query = "SELECT count(*) FROM activities a ANTI JOIN classifications c USING (activity_id)"
+    with open_store(cfg.db_path, read_only=True) as s:
+        assert s.scalar(query) == 4  # the run was killed before its refresh
+    printed: list[str] = []
+    monkeypatch.setattr(common.err, "print", lambda *a, **k: printed.append(str(a[0])))
+    monkeypatch.setattr(serve.err, "print", lambda *a, **k: printed.append(str(a[0])))
+    serve.catch_up(cfg)
+    with open_store(cfg.db_path, read_only=True) as s:
+        assert s.scalar(query) == 0
+    assert printed == ["classified 4 activit(ies) that a stopped run had stored but not refreshed"]

@@ -128,6 +128,19 @@ def direct_handler(cfg: Settings, workers: int) -> Handler:
     return handle
 
 
+def catch_up(cfg: Settings) -> None:
+    """Refresh what a killed run left behind: files it stored whose kinds, metrics and flags it
+    never computed. At start, so that they are not silent until the next file or the nightly."""
+    from pipeline.derive import refresh as analysis
+
+    if not cfg.db_path.exists():
+        return
+    out = analysis.refresh_store(cfg, now=now_utc(), on_wait=wait_message)
+    n = sum(int(r.get("classified", 0)) for r in out.values())
+    if n:
+        err.print(f"classified {n} activit(ies) that a stopped run had stored but not refreshed")
+
+
 def run_request_handler(wake: Callable[[], None] | None = None) -> Handler:
     """Request an ``ingest-inbox`` run for ready files unless one is pending (it takes them).
 
@@ -200,6 +213,7 @@ def watch(
             handler = run_request_handler()
         else:
             handler = direct_handler(cfg, max(1, workers))
+            catch_up(cfg)
         _setup_logging()
         stop = threading.Event()
         watcher = InboxWatcher(
@@ -318,6 +332,8 @@ def serve(
             runner.ready.wait(timeout=120)
             if runner.error is not None:
                 raise InboxError(f"the Prefect runner failed to start: {runner.error}")
+            # After the runner's reconcile stopped what a killed serve left running: no writer.
+            catch_up(cfg)
             watcher = InboxWatcher(
                 folder,
                 cfg,
@@ -333,8 +349,9 @@ def serve(
             watcher_thread.start()
             ui = server.ui_url if server else os.environ["PREFECT_API_URL"].removesuffix("/api")
             console.print(
-                f"[bold]legday serve[/bold]: watching {folder}; deployments ingest-inbox and "
-                f"nightly ({cfg.nightly_cron}, {cfg.athlete(cfg.default_athlete).timezone}) served\n"
+                f"[bold]legday serve[/bold]: watching {folder}; deployments ingest-inbox, nightly "
+                f"({cfg.nightly_cron}) and evening-check ({cfg.plans.evening_check}, "
+                f"{cfg.athlete(cfg.default_athlete).timezone}) served\n"
                 f"Prefect UI: {ui}   (Ctrl-C to stop)"
             )
             while not stop.wait(0.5):
