@@ -524,3 +524,27 @@ def test_the_possible_window_counts_real_hours_across_the_dst_change() -> None:
     assert (flag["run_activity_id"], flag["rule"]) == ("R", "possible_legs")
     assert flag["hours_between"] == pytest.approx(47.5)
     assert "Mon 26 Oct 18:00 CET (48 h)" in flag["message"]
+
+
+def test_unaccustomed_does_not_depend_on_how_far_back_the_frame_was_read(tmp_path: Path) -> None:
+    """Found in the field test: a leg day after a 14-day gap, with history from a year before,
+    was unaccustomed in the flag (72 h, refresh read from the year before) but accustomed in the
+    report's legs state (48 h, read from 252 days before). Both now see where history begins."""
+    settings = _settings(tmp_path)
+    legs = [(5, 100.0, 28)] * 6  # squat sets: a leg session by its sets
+    _store(
+        tmp_path,
+        settings,
+        [
+            hard_run(tmp_path, T0 - timedelta(days=400)),
+            strength(tmp_path, T0, sets=legs),
+            hard_run(tmp_path, T0 + timedelta(hours=14)),
+        ],
+    )
+    [flag] = _flags(settings)
+    assert "unaccustomed" in flag["message"] and "(72 h)" in flag["message"]
+    with open_store(settings.db_path, read_only=True) as s:
+        recent = refresh.session_frame(s, "me", since=T0 - timedelta(days=252))
+    assert recent["start_utc"].min() >= T0 - timedelta(days=1)  # the old run is not in it
+    state = legs_state(recent, T0 + timedelta(hours=20), settings.athlete("me").recovery, 14)
+    assert state["unaccustomed"] is True and state["window_hours"] == 72

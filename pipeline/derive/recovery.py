@@ -41,8 +41,9 @@ The 72 h extension applies to intense runs only: S3 found low-intensity running 
 
 Unaccustomed (S4): a leg session with no other leg session starting in the ``unaccustomed_days``
 days before it. When the frame holds no leg session before it, that absence is only evidence if
-the frame reaches back at least ``unaccustomed_days`` before the session (any kind of session
-counts as history); otherwise we cannot tell a layoff from a short export, and we treat the
+the athlete's history reaches back at least ``unaccustomed_days`` before the session (any kind
+of session counts; ``history_start_utc`` says where the store's history begins, so the answer
+does not depend on how far back a caller read the frame); otherwise we cannot tell a layoff from a short export, and we treat the
 session as accustomed so a new user's first import does not raise every window to 72 h.
 """
 
@@ -132,12 +133,22 @@ class _Run:
     name: str
 
 
+def _history_start(df: pl.DataFrame) -> datetime | None:
+    """Where the athlete's history begins: the store's first activity when the frame says
+    (``history_start_utc``), else the frame's first session."""
+    if not df.height:
+        return None
+    if "history_start_utc" in df.columns and df["history_start_utc"].null_count() < df.height:
+        return cast("datetime | None", df["history_start_utc"].min())
+    return cast("datetime | None", df["start_utc"].min())
+
+
 def _legs(df: pl.DataFrame, unaccustomed_days: int, settings: RecoverySettings) -> list[_Leg]:
     """Leg sessions in end order, each with its unaccustomed flag (see the module docstring).
 
     Under ``unknown_strength = "legs"`` the strength sessions of unknown region are among them.
     """
-    history_start = cast("datetime | None", df["start_utc"].min()) if df.height else None
+    history_start = _history_start(df)
     is_leg = pl.col("kind") == "leg_strength"
     if settings.unknown_strength == UnknownStrength.LEGS:
         is_leg = is_leg | unknown_strength()

@@ -76,6 +76,8 @@ _FRAME_SCHEMA: dict[str, pl.DataType] = {
     "region": pl.String(),
     "kind_source": pl.String(),
     "kind_reason": pl.String(),
+    # Where the athlete's history begins (the unaccustomed test); null for planned sessions.
+    "history_start_utc": UTC_TS,
 }
 
 

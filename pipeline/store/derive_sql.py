@@ -159,7 +159,9 @@ def rule_sessions(
 
     ``kind_reason`` is the rules' reason here; ``learned_kind``/``learned_reason`` what
     ``pipeline.derive.learned`` put over it, and ``pipeline.derive.labels`` puts labels on top;
-    ``summary_title`` the title of an export summary matched to it (Garmin's before Strava's).
+    ``summary_title`` the title of an export summary matched to it (Garmin's before Strava's);
+    ``history_start_utc`` the start of the athlete's first activity, whatever the window (the
+    recovery rules' "unaccustomed" test must not depend on how far back a caller reads).
     """
     sql = (
         "SELECT a.activity_id, a.start_utc, a.end_utc, a.sport, a.sub_sport, a.name, "
@@ -167,8 +169,10 @@ def rule_sessions(
         "c.kind, c.region, c.leg_score, c.lower_sets, c.active_sets, "
         "coalesce(c.heavy, false) AS heavy, c.reason AS kind_reason, "
         "lk.kind AS learned_kind, lk.reason AS learned_reason, st.title AS summary_title, "
-        "m.* EXCLUDE (athlete_id, activity_id, computed_utc, avg_hr) "
+        "m.* EXCLUDE (athlete_id, activity_id, computed_utc, avg_hr), hs.history_start_utc "
         "FROM activities a "
+        "CROSS JOIN (SELECT min(start_utc) AS history_start_utc FROM activities "
+        "WHERE athlete_id = ? AND time_plausible) hs "
         "LEFT JOIN classifications c USING (athlete_id, activity_id) "
         "LEFT JOIN learned_kinds lk USING (athlete_id, activity_id) "
         "LEFT JOIN session_metrics m USING (athlete_id, activity_id) "
@@ -179,7 +183,7 @@ def rule_sessions(
         "WHERE a.athlete_id = ? AND a.time_plausible"
     )
     sql, params = _window(sql, athlete_id, since, until)
-    return store.frame(sql + " ORDER BY a.start_utc", params)
+    return store.frame(sql + " ORDER BY a.start_utc", [athlete_id, *params])
 
 
 def learning_features(store: Store, athlete_id: str) -> pl.DataFrame:
