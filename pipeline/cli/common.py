@@ -60,14 +60,14 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def readable_settings() -> Settings:
+def readable_settings(timeout_s: float = 60.0) -> Settings:
     """``settings()``, with the store brought to this legday's schema first: read-only commands
     (report, status, query, evidence) read a store an older legday wrote at once, instead of
-    failing until the next ingest migrates it."""
+    failing until the next ingest migrates it. ``timeout_s``: how long to wait for a busy store."""
     from pipeline.store.db import bring_up_to_date
 
     cfg = settings()
-    bring_up_to_date(cfg.db_path, now_utc(), timeout_s=60, on_wait=wait_message)
+    bring_up_to_date(cfg.db_path, now_utc(), timeout_s=timeout_s, on_wait=wait_message)
     return cfg
 
 

@@ -106,7 +106,7 @@ def evidence(
     from pipeline.derive.fatigue_service import evidence_for
 
     try:
-        cfg = readable_settings()
+        cfg = readable_settings(timeout)
         athlete_id = athlete or cfg.default_athlete
         cfg.athlete(athlete_id)
         with st.open_store(

@@ -49,7 +49,7 @@ def query(
         err.print("[red]error:[/red] --format must be table, csv or json")
         raise typer.Exit(2)
     try:
-        cfg = readable_settings()
+        cfg = readable_settings(timeout)
         with st.open_store(
             cfg.db_path, read_only=True, timeout_s=timeout, on_wait=wait_message
         ) as s:
