@@ -13,8 +13,10 @@ What it measures (all on this machine, in one invocation; see docs/performance.m
 - report: one day's report (build + render) on the multi-year store vs on a store holding only
   that day's files; medians of 9.
 - Prefect: the same ingest + refresh through ``flows.ingest.ingest_flow`` against a temporary
-  local Prefect server (PREFECT_HOME in a temporary folder, analytics off), as a share of the
-  library run. Server start-up is reported, not counted.
+  local Prefect server (PREFECT_HOME in a temporary folder, analytics off), and through the
+  library (``ingest_paths`` + ``refresh_store``), in turns, 3 of each on the corpus and a quarter
+  of the history; the overhead is the difference of the medians as a share of the library's.
+  Server start-up is reported, not counted.
 
 ``--quick`` uses a week of history and a few corpus files (for the smoke test); ``--strict`` makes
 a missed target exit non-zero. Children are started as ``python -m benchmarks.run --child ...``.
@@ -176,6 +178,21 @@ def child_flow(spec: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t1, "import_seconds": imported, "totals": totals}
 
 
+def child_library(spec: dict[str, Any]) -> dict[str, Any]:
+    """What the flow does, without Prefect: ``ingest_paths`` + ``refresh_store`` on the same files
+    (the Prefect overhead compares this with ``child_flow``, in turns)."""
+    from pipeline.derive import refresh as analysis
+    from pipeline.ingest.run import ingest_paths
+
+    settings = _settings(spec["db"])
+    t = time.perf_counter()
+    ingest_paths(
+        settings, [Path(p) for p in spec["paths"]], now=datetime.now(UTC), workers=spec["workers"]
+    )
+    analysis.refresh_store(settings, now=datetime.now(UTC))
+    return {"seconds": time.perf_counter() - t}
+
+
 def child_writer(spec: dict[str, Any]) -> dict[str, Any]:
     """The single writer alone (``benchmarks/writer.py``): the files parsed once and held (cached
     beside the history), then stored; DuckDB's raw append of the same rows; one core's parse
@@ -201,6 +218,7 @@ CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "baseline": child_baseline,
     "backfill": child_backfill,
     "flow": child_flow,
+    "library": child_library,
     "writer": child_writer,
 }
 
@@ -538,28 +556,41 @@ def run(
         for kind in ("multi", "empty"):
             shutil.rmtree(out / f"inc-{kind}-{i}", ignore_errors=True)
 
-    log("prefect: the same ingest through flows/ingest.py (temporary local server) ...")
+    log("prefect: the same ingest through flows/ingest.py and through the library, in turns ...")
+    # One pair of ~70 s runs minutes apart moved by ±15 % on this machine (runs 11-14: 5 to 36 %
+    # "overhead" with the same code), so the flow and the library ingest the same files in turns,
+    # each on a fresh store, and the medians are compared. A quarter of the history keeps it short.
+    sample = [*(str(p) for p in sorted(CORPUS.iterdir()) if p.is_file())] if CORPUS.is_dir() else []
+    sample += [str(p) for p in sorted(h.files.iterdir())[:: 1 if quick else 4]]
     home = Path(tempfile.mkdtemp(prefix="legday-bench-prefect-"))
+    flow_s: list[float] = []
+    lib_s: list[float] = []
+    imported: list[float] = []
     try:
         with PrefectServer(home) as server:
-            flow_db = out / "flow" / "legday.duckdb"
-            flow = run_child(
-                "flow",
-                {"paths": paths, "db": str(flow_db), "workers": workers},
-                work,
-                env=server.client_env(),
-            )
+            for i in range(1 if quick else 3):
+                for kind in ("flow", "library") if i % 2 == 0 else ("library", "flow"):
+                    db = out / f"{kind}-{i}" / "legday.duckdb"
+                    spec = {"paths": sample, "db": str(db), "workers": workers}
+                    if kind == "flow":
+                        ran = run_child("flow", spec, work, env=server.client_env())
+                        flow_s.append(ran.result["seconds"])
+                        imported.append(ran.result["import_seconds"])
+                    else:
+                        lib_s.append(run_child("library", spec, work).result["seconds"])
+                    shutil.rmtree(db.parent, ignore_errors=True)
             figures["prefect"] = {
                 "server_startup_s": server.startup_s,
-                "import_s": flow.result["import_seconds"],
-                "flow_s": flow.result["seconds"],
-                "library_s": p["ingest_refresh_seconds"],
+                "import_s": statistics.median(imported),
+                "flow_s": statistics.median(flow_s),
+                "library_s": statistics.median(lib_s),
+                "files": len(sample),
+                "runs": {"flow": flow_s, "library": lib_s},
             }
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    lib = p["ingest_refresh_seconds"]
-    figures["prefect_overhead_pct"] = 100.0 * (flow.result["seconds"] - lib) / lib
-    shutil.rmtree(out / "flow", ignore_errors=True)
+    lib = statistics.median(lib_s)
+    figures["prefect_overhead_pct"] = 100.0 * (statistics.median(flow_s) - lib) / lib
     figures["load_avg_end"] = os.getloadavg()[0]
     return figures
 
@@ -636,7 +667,9 @@ def table(f: dict[str, Any]) -> tuple[str, bool]:
         f"report (build + render): multi-year {rep['multi_s']:.3f} s, day only "
         f"{rep['empty_s']:.3f} s (medians of {rep['n']}); vs the last 5 weeks alone "
         f"{rep.get('recent_s', float('nan')):.3f} s: ratio {f.get('report_vs_recent_ratio', float('nan')):.2f}x",
-        f"prefect: flow {pf['flow_s']:.1f} s vs library {pf['library_s']:.1f} s; server start-up "
+        f"prefect: flow {pf['flow_s']:.1f} s vs library {pf['library_s']:.1f} s (medians of "
+        f"{len(pf.get('runs', {}).get('flow', []))} in turns, {pf.get('files', '?')} files); "
+        "server start-up "
         f"{pf['server_startup_s']:.1f} s and `import flows.ingest` {pf['import_s']:.1f} s not counted",
         f"share of backfill time outside parsing: {100 * p['outside_parsing_share']:.1f} % "
         "(main process not waiting for parser results)",
