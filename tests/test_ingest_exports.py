@@ -15,7 +15,6 @@ import csv
 import gzip
 import io
 import json
-import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from pipeline.derive import refresh
 from pipeline.ingest.outcomes import FileStatus, IngestSummary
 from pipeline.ingest.run import ingest_paths
 from pipeline.store.db import open_store
+from tests.test_exports import zip_bytes as zipped
 from tests.test_possible_legs import UNKNOWN_SETS, Fit
 
 T0 = datetime(2026, 10, 19, 16, 0, tzinfo=UTC)  # Monday 18:00 in Berlin
@@ -54,14 +54,6 @@ def lift(start: datetime, *, sets: bool = True) -> bytes:
 
 def hard_run(start: datetime) -> bytes:
     return Fit(next(_serial)).build(start, 40, sport="running", sub_sport="generic", hr=180)
-
-
-def zipped(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def ms(ts: datetime) -> int:
